@@ -1,0 +1,44 @@
+# CLIPtrase: Shao et al., "Explore the Potential of CLIP for Training-Free Open Vocabulary Semantic
+# Segmentation", ECCV 2024. Not in ANCHORS.md; authors' README, ViT-B/16, 224 px centre crop, mIoU:
+# VOC21 50.9, PC60 29.9, Obj 43.6, VOC20 81.0, PC59 33.8, Stuff 22.8, ADE 16.4, PC459 9.4, A847 6.3.
+_base_ = ['../models/ov_segmentor_vit-b16.py']
+# leaves162/CLIPtrase clip_self_correlation.py: one whole-image forward on a 224 px centre crop
+# (torchvision Resize(224, BICUBIC) + CenterCrop(224), labels likewise with NEAREST); logits are
+# cosine * clip.logit_scale.exp() (= 100) and argmax, no probability threshold; 80 OpenAI
+# templates (configs/dataset_cfg.py prompt_templates). Its DBSCAN clustering (eps=0.7,
+# min_samples=3 at 224) and the VOC20 CLS re-weighting are NOT implemented by the segmentor.
+model = dict(
+    last_block='cliptrase',
+    templates='openai_imagenet',
+    pos_embed_interp='authors',
+    logit_scale=100.0,
+    prob_thresh=0.0,
+    area_thresh=None,
+    mode='whole',
+    crop_size=224,
+    stride=224,
+    patch_remainder='drop',
+    pamr=None,
+)
+# The centre crop replaces the benchmark's Resize and PackSegInputs (labels are loaded first so
+# they are resized and cropped with the image). 'ori_shape' is left out of the packed meta keys
+# so that the segmentor predicts at the crop's size, the size of the cropped labels.
+centre_crop_steps = [
+    dict(
+        type='Resize', scale=(2048, 224), keep_ratio=True, backend='pillow', interpolation='bicubic'
+    ),
+    dict(type='CenterCrop', crop_size=224),
+    dict(
+        type='PackSegInputs',
+        meta_keys=(
+            'img_path',
+            'seg_map_path',
+            'img_shape',
+            'pad_shape',
+            'scale_factor',
+            'flip',
+            'flip_direction',
+            'reduce_zero_label',
+        ),
+    ),
+]

@@ -1,0 +1,13 @@
+# ClearCLIP on COCO-Object: mc-lan/ClearCLIP configs/cfg_coco_object.py.
+# Test resize: short side 448.
+_base_ = [
+    '../_base_/methods/clearclip.py',
+    '../_base_/datasets/ov_coco_object.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='coco_object', prob_thresh=0.4)
+test_pipeline = [
+    dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

@@ -1,0 +1,13 @@
+# CLIPtrase on PASCAL Context-59: leaves162/CLIPtrase clip_self_correlation.py, dataset 'PC59'.
+# Short side 224 (bicubic) + 224 centre crop of image and labels, whole-image forward.
+_base_ = [
+    '../_base_/methods/cliptrase.py',
+    '../_base_/datasets/ov_context59.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='context59')
+test_pipeline = [
+    t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')
+] + _base_.centre_crop_steps
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

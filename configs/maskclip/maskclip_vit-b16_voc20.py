@@ -1,0 +1,8 @@
+# MaskCLIP on PASCAL VOC20: SCLIP/NACLIP protocol for this benchmark.
+# Test resize: short side 336.
+_base_ = [
+    '../_base_/methods/maskclip.py',
+    '../_base_/datasets/ov_voc20.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='voc20')

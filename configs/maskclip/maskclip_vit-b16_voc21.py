@@ -1,0 +1,9 @@
+# MaskCLIP on PASCAL VOC21: SCLIP/NACLIP protocol for this benchmark; prob_thresh=0.1 as NACLIP
+# (assumed, see protocols.md).
+# Test resize: short side 336.
+_base_ = [
+    '../_base_/methods/maskclip.py',
+    '../_base_/datasets/ov_voc21.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='voc21', prob_thresh=0.1)

@@ -1,0 +1,8 @@
+# NACLIP on ADE20K-150: sinahmr/NACLIP configs/cfg_ade20k.py.
+# Test resize: short side 336.
+_base_ = [
+    '../_base_/methods/naclip.py',
+    '../_base_/datasets/ov_ade150.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='ade150')

@@ -1,0 +1,8 @@
+# NACLIP on Cityscapes: sinahmr/NACLIP configs/cfg_city_scapes.py.
+# Test resize: short side 560.
+_base_ = [
+    '../_base_/methods/naclip.py',
+    '../_base_/datasets/ov_cityscapes.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='cityscapes')

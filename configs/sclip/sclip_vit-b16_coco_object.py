@@ -1,0 +1,8 @@
+# SCLIP on COCO-Object: wangf3014/SCLIP configs/cfg_coco_object.py.
+# Test resize: short side 336.
+_base_ = [
+    '../_base_/methods/sclip.py',
+    '../_base_/datasets/ov_coco_object.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='coco_object', logit_scale=50.0, prob_thresh=0.1)

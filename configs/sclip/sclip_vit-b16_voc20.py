@@ -1,0 +1,8 @@
+# SCLIP on PASCAL VOC20: wangf3014/SCLIP configs/cfg_voc20.py.
+# Test resize: short side 336.
+_base_ = [
+    '../_base_/methods/sclip.py',
+    '../_base_/datasets/ov_voc20.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='voc20')

@@ -1,0 +1,13 @@
+"""Training and testing machinery shared by the segmentation and detection sides."""
+
+from .config import TASKS, load_config
+from .model_wrappers import CPUDistributedDataParallel
+from .runner_setup import prepare_distributed, setup_checkpoint_loading
+
+__all__ = [
+    'TASKS',
+    'CPUDistributedDataParallel',
+    'load_config',
+    'prepare_distributed',
+    'setup_checkpoint_loading',
+]

@@ -1,0 +1,1 @@
+"""Model building blocks shared by segmentation and detection: CLIP towers, text side, heads."""

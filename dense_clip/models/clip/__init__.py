@@ -1,0 +1,34 @@
+"""CLIP core: loading open_clip / OpenAI checkpoints, the dense encoder, last-block strategies."""
+
+from .dense_encoder import CLIPDenseEncoder, DenseOutput, resize_pos_embed
+from .last_block import (
+    LAST_BLOCKS,
+    NACLIP,
+    SCLIP,
+    ClearCLIP,
+    CLIPtrase,
+    LastBlockStrategy,
+    MaskCLIP,
+    Vanilla,
+    build_last_block,
+)
+from .loading import build_openai_model, infer_openai_config, load_clip, read_state_dict
+
+__all__ = [
+    'CLIPDenseEncoder',
+    'DenseOutput',
+    'resize_pos_embed',
+    'LAST_BLOCKS',
+    'LastBlockStrategy',
+    'Vanilla',
+    'MaskCLIP',
+    'SCLIP',
+    'ClearCLIP',
+    'NACLIP',
+    'CLIPtrase',
+    'build_last_block',
+    'load_clip',
+    'read_state_dict',
+    'infer_openai_config',
+    'build_openai_model',
+]

@@ -1,0 +1,136 @@
+"""Where a CLIP comes from: architecture at construction, weights in ``init_weights``.
+
+Modules that hold a CLIP (segmentors, detectors) build its architecture when they are built and
+load pretrained weights only in ``init_weights`` (mmengine's convention, so building a config
+never reads weight files or the network). Two sources are exceptions, documented here:
+an OpenAI-layout checkpoint with no model name (its architecture is read from the file) and
+the embedded CLIP ``dense_clip:tiny-clip-synth`` (package data, loaded at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import open_clip
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+from dense_clip.models.clip.loading import (
+    _check_model_name,
+    _looks_like_file,
+    _tag_needs_quick_gelu,
+    load_checked,
+    load_clip,
+    read_state_dict,
+)
+
+__all__ = ['EMBEDDED_MODELS', 'CLIPSource']
+
+#: Names of CLIPs shipped inside the package (no download).
+EMBEDDED_MODELS = ('dense_clip:tiny-clip-synth',)
+
+
+class CLIPSource:
+    """Describes one CLIP: architecture, weights, precision.
+
+    Args:
+        model_name: open_clip architecture ('ViT-B-16', 'RN50', 'hf-hub:org/repo', ...), an
+            embedded name (see ``EMBEDDED_MODELS``), or None with an OpenAI-layout checkpoint
+            file as ``pretrained``.
+        pretrained: open_clip tag ('openai', 'laion2b_s34b_b88k', ...), a checkpoint path
+            (.pt/.pth/.bin TorchScript or state dict, .safetensors), or None for random weights.
+        model_cfg: an open_clip model config (kwargs of ``open_clip.CLIP``) for architectures
+            open_clip does not name, e.g. tiny test models. Excludes ``model_name``.
+        precision: 'fp32' (exact) or 'bf16' (weights cast to bfloat16).
+        cache_dir: download cache for open_clip tags.
+    """
+
+    def __init__(self, model_name: str | None = None, pretrained: str | None = None,
+                 model_cfg: dict | None = None, precision: str = 'fp32',
+                 cache_dir: str | None = None) -> None:
+        if model_cfg is not None and model_name is not None:
+            raise ValueError('give either model_name or model_cfg, not both')
+        if model_cfg is None and model_name is None and pretrained is None:
+            raise ValueError('CLIPSource needs model_name, model_cfg or a checkpoint file')
+        if model_name is not None and model_name.startswith('dense_clip:') \
+                and model_name not in EMBEDDED_MODELS:
+            raise ValueError(f'unknown embedded model {model_name!r}; have {EMBEDDED_MODELS}')
+        self.model_name = model_name
+        self.pretrained = pretrained
+        self.model_cfg = model_cfg
+        self.precision = precision
+        self.cache_dir = cache_dir
+        self._loaded_at_build = False
+
+    def _cast(self, model: nn.Module) -> nn.Module:
+        return model.to(torch.bfloat16) if self.precision == 'bf16' else model
+
+    def build(self) -> tuple[nn.Module, Callable]:
+        """Builds the architecture (random weights unless documented above) and tokenizer."""
+        if self.model_name in EMBEDDED_MODELS:
+            from dense_clip.synthetic.tiny_clip import load_tiny_clip
+
+            model, tokenizer = load_tiny_clip()
+            self._loaded_at_build = True
+            return self._cast(model.eval()), tokenizer
+        if self.model_cfg is not None:
+            model = open_clip.CLIP(**self.model_cfg)
+            context = self.model_cfg.get('text_cfg', {}).get('context_length', 77)
+            tokenizer = open_clip.get_tokenizer('ViT-B-16', context_length=context)
+            return self._cast(model.eval()), tokenizer
+        if self.model_name is None:  # architecture inferred from an OpenAI-layout file
+            self._loaded_at_build = True
+            return load_clip(None, self.pretrained, precision=self.precision)
+        _check_model_name(self.model_name)
+        # Weights trained with QuickGELU (e.g. 'openai') need it in the architecture too.
+        quick_gelu = (self.pretrained is not None and not _looks_like_file(self.pretrained)
+                      and _tag_needs_quick_gelu(self.model_name, self.pretrained))
+        model = open_clip.create_model(self.model_name, pretrained=None, device='cpu',
+                                       force_quick_gelu=quick_gelu, cache_dir=self.cache_dir)
+        tokenizer = open_clip.get_tokenizer(self.model_name, cache_dir=self.cache_dir)
+        return self._cast(model.eval()), tokenizer
+
+    def load_weights(self, model: nn.Module) -> None:
+        """Loads the pretrained weights into ``model`` (built by :meth:`build`)."""
+        if self._loaded_at_build:
+            return
+        if self.pretrained is None:
+            print_log(f'CLIP {self.describe()} keeps random weights (pretrained=None)',
+                      logger='current', level=logging.WARNING)
+            return
+        if self.model_cfg is not None:
+            state_dict = read_state_dict(self.pretrained)
+            target = model.float()
+            load_checked(target, state_dict, source=str(self.pretrained))
+            self._cast(target)
+            return
+        loaded, _ = load_clip(self.model_name, self.pretrained, cache_dir=self.cache_dir)
+        dtype = next(model.parameters()).dtype
+        model.load_state_dict(loaded.state_dict())
+        model.to(dtype)
+
+    def describe(self) -> str:
+        """Human-readable name, e.g. ``ViT-B-16/openai``."""
+        arch = self.model_name or ('custom' if self.model_cfg is not None else 'openai-layout')
+        return f'{arch}/{self.pretrained}'
+
+    def identity(self) -> str:
+        """A string that changes whenever the weights could: name, config, file size and mtime."""
+        parts: list[Any] = [self.model_name, self.pretrained, self.precision]
+        if self.model_cfg is not None:
+            parts.append(json.dumps(self.model_cfg, sort_keys=True))
+        for path in (self.pretrained,):
+            if path and os.path.isfile(path):
+                stat = os.stat(path)
+                parts += [stat.st_size, stat.st_mtime_ns]
+        if self.model_name in EMBEDDED_MODELS:
+            from dense_clip.synthetic.tiny_clip import CHECKPOINT
+
+            parts.append(hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest())
+        return '|'.join(str(p) for p in parts)

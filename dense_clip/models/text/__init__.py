@@ -1,0 +1,26 @@
+"""The text side: class vocabularies, prompt templates, the zero-shot text classifier and its
+on-disk cache."""
+
+from .cache import TextEmbeddingCache, default_cache_dir, file_identity, module_fingerprint
+from .classifier import as_vocabulary, build_text_classifier, merge_synonyms, reduce_synonyms
+from .templates import MASKCLIP_TEMPLATES, OPENAI_IMAGENET_TEMPLATES, TEMPLATE_SETS, get_templates
+from .vocabulary import CLASSNAMES_DIR, Vocabulary, available_classnames, classnames_path
+
+__all__ = [
+    'CLASSNAMES_DIR',
+    'MASKCLIP_TEMPLATES',
+    'OPENAI_IMAGENET_TEMPLATES',
+    'TEMPLATE_SETS',
+    'TextEmbeddingCache',
+    'Vocabulary',
+    'as_vocabulary',
+    'available_classnames',
+    'build_text_classifier',
+    'classnames_path',
+    'default_cache_dir',
+    'file_identity',
+    'get_templates',
+    'merge_synonyms',
+    'module_fingerprint',
+    'reduce_synonyms',
+]

@@ -1,0 +1,11 @@
+"""Segmentation side of dense_clip (mmseg 1.x): importing this registers its modules.
+
+Configs activate it with ``custom_imports = dict(imports=['dense_clip.seg'])``. It never imports
+mmdet.
+"""
+
+from dense_clip import engine  # noqa: F401  (CPU model wrapper)
+
+from . import segmentors, transforms  # noqa: F401
+
+__all__ = ['segmentors', 'transforms']

@@ -1,0 +1,5 @@
+"""Segmentors registered in mmseg's model registry."""
+
+from .open_vocab_segmentor import OpenVocabSegmentor
+
+__all__ = ['OpenVocabSegmentor']

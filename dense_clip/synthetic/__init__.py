@@ -1,0 +1,1 @@
+"""Procedural open-vocabulary world and the embedded tiny CLIP trained on it."""

@@ -1,0 +1,1 @@
+"""Shared utilities: checkpoint loading, environment report, command-line helpers."""

@@ -1,0 +1,56 @@
+"""Evaluates a dense_clip config (segmentation or detection, chosen by the config).
+
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--cfg-options k=v ...]
+
+Training-free methods need no CHECKPOINT: their CLIP weights come from the config. A given
+CHECKPOINT must match the model key for key and shape for shape.
+"""
+
+import argparse
+import os
+
+from mmengine.runner import Runner
+
+from dense_clip.engine import DictAction, load_config, prepare_distributed, setup_checkpoint_loading
+from dense_clip.utils.checkpoint import check_state_dict_matches, safe_torch_load
+from dense_clip.utils.cli import run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a dense_clip model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', help='trained checkpoint (optional)')
+    parser.add_argument('--work-dir', help='where logs go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.dataset.data_root=..')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    setup_checkpoint_loading()
+    state_dict = None
+    if args.checkpoint is not None:
+        checkpoint = safe_torch_load(args.checkpoint)
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        state_dict = {k.removeprefix('module.'): v for k, v in state_dict.items()}
+    prepare_distributed(cfg, args.launcher)
+    cfg.load_from = None
+    runner = Runner.from_cfg(cfg)
+    model = getattr(runner.model, 'module', runner.model)
+    if hasattr(model, 'init_weights'):
+        model.init_weights()  # pretrained CLIP weights named by the config
+    if state_dict is not None:
+        check_state_dict_matches(model, state_dict, args.checkpoint)
+        model.load_state_dict(state_dict)
+    runner.test()
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,49 @@
+"""Trains a model from a dense_clip config (segmentation or detection, chosen by the config).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--cfg-options k=v ...]
+    bash tools/dist_train.sh CONFIG NPROC [...]   # torchrun; gloo on machines without CUDA
+"""
+
+import argparse
+import os
+
+from mmengine.runner import Runner
+
+from dense_clip.engine import DictAction, load_config, prepare_distributed, setup_checkpoint_loading
+from dense_clip.utils.cli import run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a dense_clip model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None,
+        help='resume from CHECKPOINT, or from the latest one in the work dir if none is given')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_iters=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    setup_checkpoint_loading()
+    prepare_distributed(cfg, args.launcher)
+    if args.resume is not None:
+        cfg.resume = True
+        if args.resume != 'auto':
+            if not os.path.isfile(args.resume):
+                raise FileNotFoundError(f'checkpoint to resume not found: {args.resume}')
+            cfg.load_from = args.resume
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    run_cli(main)
