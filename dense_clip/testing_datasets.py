@@ -44,22 +44,93 @@ class BenchmarkSpec:
 
 @dataclass(frozen=True)
 class _Family:
+    """Files shared by the benchmarks of one family.
+
+    Name patterns take ``i`` (0-based index), ``n`` (1-based) and ``city``; ``stem`` is the image
+    id written to the split file, ``image``/``label`` are paths relative to ``data_root``.
+    """
+
     raw_max: int  # largest raw label value of a class
     raw_ignore: int | None  # raw value of unlabeled pixels, if the files have one
     forced: tuple[int, ...]  # raw values every label map contains
+    stem: str
+    image: str
+    label: str
+    split_file: str | None = None
+    extra_image: str | None = None  # an image outside the split, which datasets must skip
 
 
+_VOC2010 = dict(
+    stem='2008_{i:06d}', image='JPEGImages/{stem}.jpg', extra_image='JPEGImages/2008_900000.jpg'
+)
+_COCO = dict(stem='{n:012d}', image='images/val2017/{stem}.jpg')
 _FAMILIES = {
-    'voc': _Family(20, 255, (0, 20, 1)),
-    'context': _Family(59, None, (0, 59, 1)),
-    'coco_object': _Family(80, None, (0, 80, 1)),
-    'coco_stuff': _Family(170, 255, (0, 170, 91)),
-    'cityscapes': _Family(18, 255, (0, 18, 11)),
-    'ade150': _Family(150, None, (0, 150, 1)),
-    # Values 255 and 256 are real classes here: they must survive loading.
-    'ade847': _Family(846, 65535, (0, 255, 256, 846, 300)),
-    'context459': _Family(458, 65535, (0, 255, 256, 458)),
+    'voc': _Family(
+        raw_max=20,
+        raw_ignore=255,
+        forced=(0, 20, 1),
+        stem='2007_{i:06d}',
+        image='JPEGImages/{stem}.jpg',
+        label='SegmentationClass/{stem}.png',
+        split_file='ImageSets/Segmentation/val.txt',
+    ),
+    'context': _Family(
+        raw_max=59,
+        raw_ignore=None,
+        forced=(0, 59, 1),
+        label='SegmentationClassContext/{stem}.png',
+        split_file='ImageSets/SegmentationContext/val.txt',
+        **_VOC2010,
+    ),
+    'coco_object': _Family(
+        raw_max=80,
+        raw_ignore=None,
+        forced=(0, 80, 1),
+        label='annotations/val2017/{stem}_instanceTrainIds.png',
+        **_COCO,
+    ),
+    'coco_stuff': _Family(
+        raw_max=170,
+        raw_ignore=255,
+        forced=(0, 170, 91),
+        label='annotations/val2017/{stem}_labelTrainIds.png',
+        **_COCO,
+    ),
+    'cityscapes': _Family(
+        raw_max=18,
+        raw_ignore=255,
+        forced=(0, 18, 11),
+        stem='{city}_000000_{i:06d}',
+        image='leftImg8bit/val/{city}/{stem}_leftImg8bit.png',
+        label='gtFine/val/{city}/{stem}_gtFine_labelTrainIds.png',
+    ),
+    'ade150': _Family(
+        raw_max=150,
+        raw_ignore=None,
+        forced=(0, 150, 1),
+        stem='ADE_val_{n:08d}',
+        image='images/validation/{stem}.jpg',
+        label='annotations/validation/{stem}.png',
+    ),
+    # Values 255 and 256 are real classes of the 16-bit benchmarks: they must survive loading.
+    'ade847': _Family(
+        raw_max=846,
+        raw_ignore=65535,
+        forced=(0, 255, 256, 846, 300),
+        stem='ADE_val_{n:08d}',
+        image='images_detectron2/validation/{stem}.jpg',
+        label='annotations_detectron2/validation/{stem}.tif',
+    ),
+    'context459': _Family(
+        raw_max=458,
+        raw_ignore=65535,
+        forced=(0, 255, 256, 458),
+        label='annotations_detectron2/pc459_val/{stem}.tif',
+        split_file='pascalcontext_val.txt',  # where CAT-Seg keeps it
+        **_VOC2010,
+    ),
 }
+_CITIES = ('frankfurt', 'lindau', 'munster')
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     'voc21': BenchmarkSpec('voc', 'VOCdevkit/VOC2012', 21),
@@ -93,7 +164,7 @@ def _raw_label(family: str, index: int, size: tuple[int, int], seed: int) -> np.
     spec = _FAMILIES[family]
     rng = _rng(seed, f'{family}/{index}')
     cells = rng.integers(0, spec.raw_max + 1, size=_GRID * _GRID)
-    cells[:len(spec.forced)] = spec.forced
+    cells[: len(spec.forced)] = spec.forced
     cells = rng.permutation(cells).reshape(_GRID, _GRID)
     height, width = size
     rows = np.arange(height) * _GRID // height
@@ -133,32 +204,13 @@ class _Sample:
 
 def _samples(family: str, num_images: int) -> list[_Sample]:
     """File names of each family, following the real benchmarks' naming."""
+    spec = _FAMILIES[family]
     samples = []
     for i in range(num_images):
-        if family in ('voc', 'context', 'context459'):
-            stem = f'{2007 if family == "voc" else 2008}_{i:06d}'
-            label_dir = {'voc': 'SegmentationClass', 'context': 'SegmentationClassContext',
-                         'context459': 'annotations_detectron2/pc459_val'}[family]
-            suffix = '.tif' if family == 'context459' else '.png'
-            samples.append(_Sample(f'JPEGImages/{stem}.jpg', f'{label_dir}/{stem}{suffix}', stem))
-        elif family in ('coco_object', 'coco_stuff'):
-            stem = f'{i + 1:012d}'
-            suffix = '_instanceTrainIds.png' if family == 'coco_object' else '_labelTrainIds.png'
-            samples.append(_Sample(f'images/val2017/{stem}.jpg',
-                                   f'annotations/val2017/{stem}{suffix}', stem))
-        elif family == 'cityscapes':
-            city = ('frankfurt', 'lindau', 'munster')[i % 3]
-            stem = f'{city}_000000_{i:06d}'
-            samples.append(_Sample(f'leftImg8bit/val/{city}/{stem}_leftImg8bit.png',
-                                   f'gtFine/val/{city}/{stem}_gtFine_labelTrainIds.png', stem))
-        elif family == 'ade150':
-            stem = f'ADE_val_{i + 1:08d}'
-            samples.append(_Sample(f'images/validation/{stem}.jpg',
-                                   f'annotations/validation/{stem}.png', stem))
-        else:  # ade847
-            stem = f'ADE_val_{i + 1:08d}'
-            samples.append(_Sample(f'images_detectron2/validation/{stem}.jpg',
-                                   f'annotations_detectron2/validation/{stem}.tif', stem))
+        fields = dict(i=i, n=i + 1, city=_CITIES[i % len(_CITIES)])
+        stem = spec.stem.format(**fields)
+        image, label = (pattern.format(stem=stem, **fields) for pattern in (spec.image, spec.label))
+        samples.append(_Sample(image, label, stem))
     return samples
 
 
@@ -187,15 +239,17 @@ def _save_label(path: Path, label: np.ndarray, family: str) -> None:
         Image.fromarray(label).save(path)
 
 
-def _iter_files(name: str, num_images: int, size: tuple[int, int],
-                seed: int) -> Iterator[tuple[_Sample, np.ndarray]]:
+def _iter_files(
+    name: str, num_images: int, size: tuple[int, int], seed: int
+) -> Iterator[tuple[_Sample, np.ndarray]]:
     family = _spec(name).family
     for i, sample in enumerate(_samples(family, num_images)):
         yield sample, _raw_label(family, i, size, seed)
 
 
-def write_benchmark_dataset(name: str, root: Path, num_images: int = 2,
-                            size: tuple[int, int] = (40, 56), seed: int = 0) -> Path:
+def write_benchmark_dataset(
+    name: str, root: Path, num_images: int = 2, size: tuple[int, int] = (40, 56), seed: int = 0
+) -> Path:
     """Writes a tiny copy of benchmark ``name`` under ``root`` (which plays the ``data/`` folder).
 
     Args:
@@ -218,27 +272,20 @@ def write_benchmark_dataset(name: str, root: Path, num_images: int = 2,
         Image.fromarray(_image(image_path.name, size, seed)).save(image_path)
         _save_label(data_root / sample.label, raw, spec.family)
         samples.append(sample)
-    stems = '\n'.join(s.stem for s in samples) + '\n'
-    if spec.family == 'voc':
-        _write_text(data_root / 'ImageSets/Segmentation/val.txt', stems)
-    elif spec.family == 'context':
-        _write_text(data_root / 'ImageSets/SegmentationContext/val.txt', stems)
-    elif spec.family == 'context459':
-        _write_text(data_root / 'pascalcontext_val.txt', stems)  # CAT-Seg keeps it there
-    if spec.family in ('context', 'context459'):
-        # A VOC2010 image outside the Context val split: datasets must not pick it up.
-        extra = data_root / 'JPEGImages/2008_900000.jpg'
+    family = _FAMILIES[spec.family]
+    if family.split_file is not None:
+        split_file = data_root / family.split_file
+        split_file.parent.mkdir(parents=True, exist_ok=True)
+        split_file.write_text(''.join(f'{sample.stem}\n' for sample in samples))
+    if family.extra_image is not None:
+        extra = data_root / family.extra_image
         Image.fromarray(_image(extra.name, size, seed)).save(extra)
     return data_root
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def expected_gt_sem_seg(name: str, num_images: int = 2, size: tuple[int, int] = (40, 56),
-                        seed: int = 0) -> dict[str, np.ndarray]:
+def expected_gt_sem_seg(
+    name: str, num_images: int = 2, size: tuple[int, int] = (40, 56), seed: int = 0
+) -> dict[str, np.ndarray]:
     """Class-index maps the dataset pipeline must load from ``write_benchmark_dataset``'s files.
 
     Args:
@@ -249,5 +296,7 @@ def expected_gt_sem_seg(name: str, num_images: int = 2, size: tuple[int, int] = 
         ``[0, num_classes)`` or the benchmark's ignore index.
     """
     spec = _spec(name)
-    return {Path(sample.image).name: _decode(spec, raw)
-            for sample, raw in _iter_files(name, num_images, size, seed)}
+    return {
+        Path(sample.image).name: _decode(spec, raw)
+        for sample, raw in _iter_files(name, num_images, size, seed)
+    }

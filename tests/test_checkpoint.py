@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,12 +85,21 @@ def http_root(tmp_path):
 def test_http_checkpoints_load_weights_only(http_root, tmp_path_factory, monkeypatch):
     root, url = http_root
     monkeypatch.setenv('TORCH_HOME', str(tmp_path_factory.mktemp('torch_home')))
-    torch.save({'state_dict': {'w': torch.arange(3.0)}}, root / 'good-0123abcd.pth')
-    torch.save({'x': Payload()}, root / 'evil-0123abcd.pth')
-    loaded = CheckpointLoader.load_checkpoint(f'{url}/good-0123abcd.pth', map_location='cpu')
-    assert torch.equal(loaded['state_dict']['w'], torch.arange(3.0))
-    with pytest.raises(Exception, match='(?i)weights.only|Unsupported global'):
-        CheckpointLoader.load_checkpoint(f'{url}/evil-0123abcd.pth', map_location='cpu')
+    install_mmengine_checkpoint_loader()
+    torch.save({'state_dict': {'w': torch.arange(3.0)}}, root / 'good.pth')
+    digest = hashlib.sha256((root / 'good.pth').read_bytes()).hexdigest()
+    (root / f'good-{digest[:8]}.pth').write_bytes((root / 'good.pth').read_bytes())
+    (root / 'bad-00000000.pth').write_bytes((root / 'good.pth').read_bytes())
+    torch.save({'x': Payload()}, root / 'evil.pth')
+    for name in ('good.pth', f'good-{digest[:8]}.pth'):
+        loaded = CheckpointLoader.load_checkpoint(f'{url}/{name}', map_location='cpu')
+        assert torch.equal(loaded['state_dict']['w'], torch.arange(3.0))
+    with pytest.raises(CheckpointError, match='evil.pth'):
+        CheckpointLoader.load_checkpoint(f'{url}/evil.pth', map_location='cpu')
+    with pytest.raises(RuntimeError, match='(?i)hash'):  # sha256 prefix in the name mismatches
+        CheckpointLoader.load_checkpoint(f'{url}/bad-00000000.pth', map_location='cpu')
+    cached = list(Path(os.environ['TORCH_HOME']).rglob('bad-*'))
+    assert not cached  # nothing half-checked stays in the cache
 
 
 def test_state_dict_mismatch_message_names_source_and_keys():
@@ -95,3 +107,17 @@ def test_state_dict_mismatch_message_names_source_and_keys():
     check_state_dict_matches(model, model.state_dict(), 'same.pth')
     with pytest.raises(CheckpointError, match=r'other.pth.*1 missing.*bias.*shape mismatch'):
         check_state_dict_matches(model, {'weight': torch.zeros(4, 3)}, 'other.pth')
+
+
+class ReachesNumpyMethod:
+    """A pickle that asks for ``getattr(numpy.ndarray, 'tofile')``: must be refused."""
+
+    def __reduce__(self):
+        return (getattr, (np.ndarray, 'tofile'))
+
+
+def test_attribute_lookups_are_limited_to_history_buffer_methods(tmp_path):
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'x': ReachesNumpyMethod()}, path)
+    with pytest.raises(CheckpointError, match='sneaky.pth'):
+        safe_torch_load(path)

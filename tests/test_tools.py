@@ -51,7 +51,7 @@ def test_dist_train_two_processes_on_cpu(tmp_path, toy_seg_root, tool_env):
     assert logs, result.stdout[-2000:]
     text = logs[0].read_text()
     assert 'Distributed training: True' in text
-    assert 'CPUDistributedDataParallel' in text or 'world_size: 2' in text or 'GPU number: 2' in text
+    assert 'GPU number: 2' in text, text[:3000]
 
 
 def test_resume_after_kill_matches_uninterrupted(tmp_path, toy_seg_root, tool_env):

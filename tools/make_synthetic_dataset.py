@@ -1,7 +1,7 @@
 """Writes the synthetic open-vocabulary benchmark to a folder (mmseg layout + COCO json).
 
 Example:
-    python tools/make_synthetic_dataset.py data/synthetic --seed 0 --n-train 1000 --n-val 500
+    python tools/make_synthetic_dataset.py data/synthetic --seed 0 --n-train 500 --n-val 300
 
 See ``dense_clip/synthetic/dataset.py`` for the layout and the seen / unseen split.
 """
@@ -21,8 +21,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('root', help='output folder')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--n-train', type=int, default=1000)
-    p.add_argument('--n-val', type=int, default=500)
+    p.add_argument('--n-train', type=int, default=500)
+    p.add_argument('--n-val', type=int, default=300)
     p.add_argument('--size', type=int, default=64, help='image side in pixels')
     args = p.parse_args()
     t0 = time.time()

@@ -7,7 +7,8 @@ Last-block variants on open_clip's VisionTransformer (see /work/shared/ANCHORS.m
 - clearclip: out(softmax(q q^T s) v), no residual, no FFN (ClearCLIP).
 Then ln_post, proj, cosine to the template-averaged class text embeddings, max over synonyms.
 Background: either the background class prompt (class 0 = 'background' + material names) or a
-threshold on the top foreground probability (softmax at logit scale 100).
+threshold on the top foreground probability (softmax at logit scale 100); 'oracle' gives the
+true background mask as a diagnostic.
 
 This is an exploration probe; the project's real implementations live in dense_clip/models.
 
@@ -31,6 +32,9 @@ from dense_clip.synthetic import dataset, world  # noqa: E402
 from dense_clip.synthetic import tiny_clip as tc  # noqa: E402
 
 METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip')
+# prompt: class 0 is a text class; thresh: top foreground probability < thr -> background;
+# oracle: the true background mask is given (a diagnostic upper bound, not a method).
+BG_MODES = ('prompt', 'thresh', 'oracle')
 
 
 def _heads(t: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -51,8 +55,8 @@ def last_block(block: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Te
     if method == 'maskclip':
         out = v
     elif method == 'sclip':
-        w = (q @ q.transpose(-2, -1) * scale).softmax(-1) + (k @ k.transpose(-2, -1) * scale).softmax(-1)
-        out = w @ v
+        qq = (q @ q.transpose(-2, -1) * scale).softmax(-1)
+        out = (qq + (k @ k.transpose(-2, -1) * scale).softmax(-1)) @ v
     elif method == 'clearclip':
         out = (q @ q.transpose(-2, -1) * scale).softmax(-1) @ v
     else:
@@ -87,6 +91,8 @@ def predict(model, images: torch.Tensor, method: str, cls: torch.Tensor, bg: str
     logits = F.interpolate(logits, size=images.shape[-2:], mode='bilinear', align_corners=False)
     if bg == 'prompt':
         return logits.argmax(1)
+    if bg == 'oracle':  # foreground argmax; the caller masks in the true background
+        return logits[:, 1:].argmax(1) + 1
     prob = logits[:, 1:].softmax(1)
     top, arg = prob.max(1)
     return torch.where(top < thr, torch.zeros_like(arg), arg + 1)
@@ -123,8 +129,10 @@ def evaluate(model, tokenizer, n_val: int = 200, n_cls: int = 480, seed: int = 0
     labels = np.stack([s.label for s in scenes]).astype(np.int64)
     unseen = np.array([0] + [0 if c.seen else 1 for c in cats], bool)
     for method in METHODS:
-        for bg in ('prompt', 'thresh'):
+        for bg in BG_MODES:
             out = predict(model, images, method, cls, bg, thr).numpy()
+            if bg == 'oracle':
+                out[labels == 0] = 0
             conf = np.bincount(labels.ravel() * 25 + out.ravel(), minlength=625).reshape(25, 25)
             m, iou = miou(conf)
             res[f'{method}/{bg}'] = round(m, 4)

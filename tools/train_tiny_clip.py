@@ -6,7 +6,7 @@ encoded once and count as one text with several positive images (uniform soft ta
 text->image side), so identical captions are never pushed apart. Only seen categories appear.
 
 Example (the shipped checkpoint's command is recorded in its JSON):
-    python tools/train_tiny_clip.py --steps 6000 --threads 2
+    python tools/train_tiny_clip.py --threads 2 --workers 2
 """
 
 from __future__ import annotations
@@ -36,17 +36,19 @@ import synthetic_probe  # noqa: E402
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=6000)
-    p.add_argument('--batch-size', type=int, default=128)
-    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--steps', type=int, default=450)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--wd', type=float, default=0.1)
-    p.add_argument('--warmup', type=int, default=200)
-    p.add_argument('--pool-size', type=int, default=40000, help='pre-rendered training scenes')
-    p.add_argument('--counts', type=float, nargs='+', default=[0.15, 0.45, 0.25, 0.15],
+    p.add_argument('--warmup', type=int, default=50)
+    p.add_argument('--pool-size', type=int, default=12000, help='pre-rendered training scenes')
+    p.add_argument('--counts', type=float, nargs='+', default=[0.15, 0.55, 0.2, 0.1],
                    help='probabilities of 0, 1, 2, ... objects per training scene')
     p.add_argument('--background-prob', type=float, default=0.5,
                    help='probability that a caption names the background material')
-    p.add_argument('--radius', type=float, nargs=2, default=[7.0, 15.0])
+    p.add_argument('--attr-prob', type=float, default=0.3,
+                   help='probability that an object phrase names its colour or texture only')
+    p.add_argument('--radius', type=float, nargs=2, default=[12.0, 22.0])
     p.add_argument('--pool-type', default='avg', choices=['avg', 'tok'])
     p.add_argument('--width', type=int, default=128)
     p.add_argument('--layers', type=int, default=4)
@@ -112,7 +114,8 @@ def batch(
     if rng.random() < 0.5:
         imgs = imgs[:, :, ::-1]
     caps = [
-        world.caption(rng, _CaptionScene(*metas[i], cats), args.background_prob) for i in idx
+        world.caption(rng, _CaptionScene(*metas[i], cats), args.background_prob, args.attr_prob)
+        for i in idx
     ]
     return tc.to_tensor(np.ascontiguousarray(imgs)), caps
 

@@ -1,11 +1,12 @@
 """Training and testing machinery shared by the segmentation and detection sides."""
 
-from .config import TASKS, load_config
+from .config import TASKS, DictAction, load_config
 from .model_wrappers import CPUDistributedDataParallel
 from .runner_setup import prepare_distributed, setup_checkpoint_loading
 
 __all__ = [
     'TASKS',
+    'DictAction',
     'CPUDistributedDataParallel',
     'load_config',
     'prepare_distributed',

@@ -39,16 +39,18 @@ def window_grid(height: int, width: int, crop: tuple[int, int],
     return boxes
 
 
-def pad_to_multiple(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """Zero-pads ``(B, C, H, W)`` to multiples of ``multiple``, split evenly on both sides.
+def pad_to_multiple(images: torch.Tensor,
+                    multiple: int | tuple[int, int]) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Zero-pads ``(B, C, H, W)`` to multiples of ``multiple`` (h, w), split evenly per side.
 
     This is ClearCLIP's handling of sizes that are not a multiple of the patch size.
 
     Returns:
         The padded images and the padding ``(left, right, top, bottom)``.
     """
+    mult_h, mult_w = (multiple, multiple) if isinstance(multiple, int) else multiple
     height, width = images.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pad_h, pad_w = (-height) % mult_h, (-width) % mult_w
     padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
     if any(padding):
         images = F.pad(images, padding)
@@ -116,8 +118,9 @@ def finalise_prediction(
         ``(C, H, W)`` probabilities (max over each class's names) and ``(1, H, W)`` long labels.
     """
     probs_per_name = (logits.float() * logit_scale).softmax(dim=0)
-    probs = probs_per_name.new_full((num_classes, *logits.shape[1:]), float('-inf'))
-    probs = probs.index_reduce(0, class_index, probs_per_name, 'amax', include_self=True)
+    index = class_index.view(-1, *([1] * (logits.dim() - 1))).expand_as(probs_per_name)
+    probs = probs_per_name.new_zeros((num_classes, *logits.shape[1:]))
+    probs = probs.scatter_reduce(0, index, probs_per_name, 'amax', include_self=False)
     if area_thresh is not None:
         labels = probs.argmax(dim=0)
         areas = torch.stack([(labels == c).sum() for c in range(1, num_classes)]).float()

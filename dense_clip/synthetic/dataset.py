@@ -3,7 +3,7 @@
 Splits (see ``world`` for the seen / unseen categories):
 - ``train``: 1-3 objects of *seen* categories only (base-class training, as in OV benchmarks).
 - ``val``: 2-3 objects of *all* categories; each val image holds at least one unseen object
-  with probability ~0.6 (categories are drawn uniformly).
+  with probability ~0.5 (categories are drawn uniformly).
 Zero-shot classification images hold one object of any category.
 
 Sample ``i`` of a split is rendered from ``default_rng([seed, split_code, i])`` alone.

@@ -220,7 +220,7 @@ def render_scene(
     rng: np.random.Generator,
     cats: list[Category],
     size: int = 64,
-    radius_range: tuple[float, float] = (7.0, 15.0),
+    radius_range: tuple[float, float] = (10.0, 18.0),
     min_visible: float = 0.6,
 ) -> Scene:
     """Renders objects of the given categories on a random cluttered background.
@@ -295,20 +295,30 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
 )
 
 
-def object_phrase(rng: np.random.Generator, cat: Category) -> str:
-    """A random phrase naming ``cat``, e.g. ``'a red striped object'`` or ``'red stripes'``."""
+def object_phrase(rng: np.random.Generator, cat: Category, attr_prob: float = 0.0) -> str:
+    """A random phrase naming ``cat``, e.g. ``'a red striped object'`` or ``'red stripes'``.
+
+    With probability ``attr_prob`` the phrase names one attribute only (``'a red object'``,
+    ``'a striped object'``, ``'stripes'``), which teaches colour and texture as separate words.
+    """
     adj, noun = TEXTURES[cat.texture]
     art = 'an' if cat.colour[0] in 'aeiou' else 'a'
-    forms = (f'{art} {cat.colour} {adj} object', f'{cat.colour} {noun}', f'{art} {cat.colour} {adj} shape')
+    if rng.random() < attr_prob:
+        forms = (f'{art} {cat.colour} object', f'a {adj} object', noun)
+    else:
+        forms = (f'{art} {cat.colour} {adj} object', f'{cat.colour} {noun}',
+                 f'{art} {cat.colour} {adj} shape')
     return forms[int(rng.integers(len(forms)))]
 
 
-def caption(rng: np.random.Generator, scene: Scene, background_prob: float = 0.5) -> str:
+def caption(
+    rng: np.random.Generator, scene: Scene, background_prob: float = 0.5, attr_prob: float = 0.0
+) -> str:
     """A caption naming every visible object (random order), sometimes the background material.
 
     A scene with no objects is always captioned by its background material, e.g. ``'gravel.'``.
     """
-    phrases = [object_phrase(rng, o.category) for o in scene.objects]
+    phrases = [object_phrase(rng, o.category, attr_prob) for o in scene.objects]
     order = rng.permutation(len(phrases))
     body = ' and '.join(phrases[int(i)] for i in order)
     if not body:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import urllib.parse
 from collections.abc import Mapping
 
 import numpy as np
@@ -32,12 +34,29 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be used: unreadable, unsafe, or for another architecture."""
 
 
+def _history_buffer_getattr(owner: object, name: str) -> object:
+    """Stands in for ``builtins.getattr`` while unpickling mmengine checkpoints.
+
+    A ``HistoryBuffer`` pickles its statistics methods by reference, as
+    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would let a crafted pickle
+    reach any attribute of any allowed class (``numpy.ndarray.tofile``, say), so only those
+    lookups are served.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    methods = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'refused attribute lookup {name!r} on {owner!r}')
+
+
 def _mmengine_checkpoint_globals() -> list:
     """Classes mmengine 0.10 pickles into training checkpoints besides tensors."""
     from mmengine.logging.history_buffer import HistoryBuffer
 
     numpy_core = getattr(np, '_core', None) or np.core
     allowed = [
+        (_history_buffer_getattr, 'builtins.getattr'),
         HistoryBuffer,
         numpy_core.multiarray._reconstruct,
         numpy_core.multiarray.scalar,
@@ -73,7 +92,8 @@ def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
         with torch.serialization.safe_globals(_mmengine_checkpoint_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        reason = str(err).split('WeightsUnpickler error:')[-1].split('Check the documentation')[0]
+        first_line = ' '.join(reason.split())[:300] or repr(err)
         raise CheckpointError(
             f'{filename}: refused by the weights-only loader ({first_line}). dense_clip never '
             'unpickles arbitrary objects; re-save the file as a plain state dict or safetensors.'
@@ -84,17 +104,50 @@ def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
         ) from err
 
 
-def install_mmengine_checkpoint_loader() -> None:
-    """Registers :func:`safe_torch_load` as mmengine's loader for local checkpoint paths.
+def download_checkpoint(url: str, model_dir: str | None = None) -> str:
+    """Downloads ``url`` into the torch hub cache (once) and returns the local path.
 
-    Uses mmengine's own extension point; idempotent.
+    The file is written to a temporary name and moved into place only when complete, so an
+    interrupted download never leaves a partial checkpoint. A file name of the form
+    ``name-<hex>.pth`` is checked against that sha256 prefix (torch hub's convention).
     """
+    model_dir = model_dir or os.path.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    path = os.path.join(model_dir, name)
+    if not os.path.isfile(path):
+        match = re.search(r'-([a-f0-9]{8,})\.', name)
+        torch.hub.download_url_to_file(url, path, hash_prefix=match.group(1) if match else None,
+                                       progress=False)
+    return path
+
+
+def install_mmengine_checkpoint_loader() -> None:
+    """Registers weights-only loaders for mmengine's local and http(s) checkpoint paths.
+
+    mmengine's own http loader goes through ``torch.hub.load_state_dict_from_url``, whose
+    default is ``weights_only=False``; both schemes are replaced through mmengine's extension
+    point (``CheckpointLoader.register_scheme``). Idempotent.
+    """
+    from mmengine.dist import get_dist_info
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def load_from_local(filename: str, map_location=None) -> object:
         return safe_torch_load(filename, map_location=map_location)
 
+    def load_from_http(filename: str, map_location=None, model_dir=None, **_) -> object:
+        rank, world_size = get_dist_info()
+        if rank == 0:
+            path = download_checkpoint(filename, model_dir)
+        if world_size > 1:
+            torch.distributed.barrier()
+            if rank > 0:
+                path = download_checkpoint(filename, model_dir)
+        return safe_torch_load(path, map_location=map_location)
+
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http,
+                                     force=True)
 
 
 def check_state_dict_matches(

@@ -69,8 +69,10 @@ def test_coco_object_from_instances(tmp_path: Path) -> None:
     brush[3:9, 40:50] = True
     compressed = mask_api.encode(np.asfortranarray(brush.astype(np.uint8)))
     compressed['counts'] = compressed['counts'].decode('ascii')
-    images = [dict(id=1, file_name='000000000001.jpg', height=height, width=width),
-              dict(id=2, file_name='000000000002.jpg', height=height, width=width)]
+    images = [
+        dict(id=1, file_name='000000000001.jpg', height=height, width=width),
+        dict(id=2, file_name='000000000002.jpg', height=height, width=width),
+    ]
     annotations = [
         dict(id=1, image_id=1, category_id=1, iscrowd=0, segmentation=rectangle(5, 5, 30, 25)),
         dict(id=2, image_id=1, category_id=18, iscrowd=0, segmentation=rectangle(20, 15, 45, 35)),
@@ -89,8 +91,9 @@ def test_coco_object_from_instances(tmp_path: Path) -> None:
     second = read(out_dir / '000000000002_instanceTrainIds.png')
     np.testing.assert_array_equal(second, np.where(brush, 80, 0))
 
-    tool.main([str(tmp_path), '--source', 'instances', '--ann-file', str(ann_file),
-               '--include-crowd'])
+    tool.main(
+        [str(tmp_path), '--source', 'instances', '--ann-file', str(ann_file), '--include-crowd']
+    )
     assert (read(out_dir / '000000000001_instanceTrainIds.png')[crowd] == 3).all()  # car
 
 
@@ -121,12 +124,16 @@ def test_ade847_converter_and_dataset(tmp_path: Path) -> None:
 
     tool.main([str(root)])
     labels = root / 'annotations_detectron2' / 'validation'
-    assert sorted(p.name for p in labels.iterdir()) == ['ADE_val_00000001.tif',
-                                                        'ADE_val_00000002.tif']
+    assert sorted(p.name for p in labels.iterdir()) == [
+        'ADE_val_00000001.tif',
+        'ADE_val_00000002.tif',
+    ]
     out = read(labels / 'ADE_val_00000001.tif')
     assert out.dtype == np.uint16
-    expected = np.kron(np.array([[0, 846, 268, 768], [65535, 65535, 0, 846]], np.uint16),
-                       np.ones((20, 14), np.uint16))
+    expected = np.kron(
+        np.array([[0, 846, 268, 768], [65535, 65535, 0, 846]], np.uint16),
+        np.ones((20, 14), np.uint16),
+    )
     np.testing.assert_array_equal(out, expected)
     resized = read(labels / 'ADE_val_00000002.tif')
     assert resized.shape == (512, 522) and (resized == 846).all()  # short side 520 -> 512
@@ -134,11 +141,17 @@ def test_ade847_converter_and_dataset(tmp_path: Path) -> None:
     assert image.shape == (512, 522, 3)
 
     init_default_scope('mmseg')
-    dataset = DATASETS.build(dict(
-        type='ADE20K847Dataset', data_root=str(root),
-        data_prefix=dict(img_path='images_detectron2/validation',
-                         seg_map_path='annotations_detectron2/validation'),
-        pipeline=[dict(type='LoadUInt16Annotations'), dict(type='PackSegInputs')]))
+    dataset = DATASETS.build(
+        dict(
+            type='ADE20K847Dataset',
+            data_root=str(root),
+            data_prefix=dict(
+                img_path='images_detectron2/validation',
+                seg_map_path='annotations_detectron2/validation',
+            ),
+            pipeline=[dict(type='LoadUInt16Annotations'), dict(type='PackSegInputs')],
+        )
+    )
     assert len(dataset) == 2
     np.testing.assert_array_equal(dataset[0]['data_samples'].gt_sem_seg.data[0].numpy(), expected)
 
@@ -161,14 +174,18 @@ def test_pascal_context459_converter(tmp_path: Path) -> None:
         tool.label_map_to_train_ids(np.array([[460]]))
 
 
-@pytest.mark.parametrize('tool_name, argv, message', [
-    ('coco_object', ['{root}'], 'annotations/val2017 not found'),
-    ('coco_object', ['{root}', '--source', 'instances'], 'instances_val2017.json not found'),
-    ('ade847', ['{root}'], 'images/ADE/validation not found'),
-    ('pascal_context459', ['{root}'], 'pascalcontext_val.txt not found'),
-])
-def test_converters_name_missing_inputs(tool_name: str, argv: list[str], message: str,
-                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    'tool_name, argv, message',
+    [
+        ('coco_object', ['{root}'], 'annotations/val2017 not found'),
+        ('coco_object', ['{root}', '--source', 'instances'], 'instances_val2017.json not found'),
+        ('ade847', ['{root}'], 'images/ADE/validation not found'),
+        ('pascal_context459', ['{root}'], 'pascalcontext_val.txt not found'),
+    ],
+)
+def test_converters_name_missing_inputs(
+    tool_name: str, argv: list[str], message: str, tmp_path: Path
+) -> None:
     tool = load_tool(tool_name)
     with pytest.raises(SystemExit, match=message):
         tool.main([arg.format(root=tmp_path) for arg in argv])

@@ -84,8 +84,12 @@ def _convert(job: tuple[Path, Path, Path]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('root', type=Path, help='the ADE20K_2021_17_01 folder')
-    parser.add_argument('--split', choices=sorted(_PREFIX), default='validation',
-                        help='default: %(default)s (the benchmark)')
+    parser.add_argument(
+        '--split',
+        choices=sorted(_PREFIX),
+        default='validation',
+        help='default: %(default)s (the benchmark)',
+    )
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     return parser.parse_args(argv)
 
@@ -94,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     in_dir = args.root / 'images' / 'ADE' / args.split
     if not in_dir.is_dir():
-        raise SystemExit(f'ADE20K image folder {in_dir} not found: unzip ADE20K_2021_17_01.zip '
-                         'and pass the ADE20K_2021_17_01 folder')
+        raise SystemExit(
+            f'ADE20K image folder {in_dir} not found: unzip ADE20K_2021_17_01.zip '
+            'and pass the ADE20K_2021_17_01 folder'
+        )
     images = sorted(in_dir.rglob(f'{_PREFIX[args.split]}*.jpg'))
     if not images:
         raise SystemExit(f'no {_PREFIX[args.split]}*.jpg images under {in_dir}')

@@ -59,13 +59,16 @@ def _import_mask_api():
     try:
         from pycocotools import mask as mask_api
     except ImportError as error:
-        raise SystemExit('--source instances needs pycocotools: pip install pycocotools '
-                         '(it comes with requirements/det.txt)') from error
+        raise SystemExit(
+            '--source instances needs pycocotools: pip install pycocotools '
+            '(it comes with requirements/det.txt)'
+        ) from error
     return mask_api
 
 
-def instance_label_map(image: dict, annotations: list[dict], include_crowd: bool = False
-                       ) -> np.ndarray:
+def instance_label_map(
+    image: dict, annotations: list[dict], include_crowd: bool = False
+) -> np.ndarray:
     """Paints one image's instances into a (H, W) uint8 COCO-Object label map.
 
     Args:
@@ -85,8 +88,9 @@ def instance_label_map(image: dict, annotations: list[dict], include_crowd: bool
         if ann.get('iscrowd', 0) and not include_crowd:
             continue
         if ann['category_id'] not in index_of:
-            raise ValueError(f'annotation {ann.get("id")}: {ann["category_id"]} is not a COCO '
-                             'thing category id')
+            raise ValueError(
+                f'annotation {ann.get("id")}: {ann["category_id"]} is not a COCO thing category id'
+            )
         segmentation = ann['segmentation']
         if isinstance(segmentation, list):  # polygons
             rle = mask_api.merge(mask_api.frPyObjects(segmentation, height, width))
@@ -104,6 +108,7 @@ def _convert_from_instances(args: argparse.Namespace, split: str, out_dir: Path)
         raise SystemExit(f'instance annotation file {ann_file} not found (give --ann-file)')
     _import_mask_api()
     data = json.loads(ann_file.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
     per_image: dict[int, list[dict]] = {image['id']: [] for image in data['images']}
     for ann in data['annotations']:
         per_image[ann['image_id']].append(ann)
@@ -120,11 +125,14 @@ def _convert_pair(pair: tuple[Path, Path]) -> None:
 def _convert_from_stuff(args: argparse.Namespace, split: str, out_dir: Path) -> int:
     in_dir = args.root / 'annotations' / split
     if not in_dir.is_dir():
-        raise SystemExit(f'COCO-Stuff label folder {in_dir} not found: unzip '
-                         'stuffthingmaps_trainval2017.zip into <root>/annotations/')
+        raise SystemExit(
+            f'COCO-Stuff label folder {in_dir} not found: unzip '
+            'stuffthingmaps_trainval2017.zip into <root>/annotations/'
+        )
     sources = sorted(p for p in in_dir.glob('*.png') if 'TrainIds' not in p.name)
     if not sources:
         raise SystemExit(f'no COCO-Stuff label PNGs in {in_dir}')
+    out_dir.mkdir(parents=True, exist_ok=True)
     pairs = [(src, out_dir / (src.stem + SUFFIX)) for src in sources]
     if args.nproc > 1:
         with Pool(args.nproc) as pool:
@@ -137,16 +145,28 @@ def _convert_from_stuff(args: argparse.Namespace, split: str, out_dir: Path) -> 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('root', type=Path, help='COCO-Stuff-164k root (holds images/, annotations/)')
-    parser.add_argument('--source', choices=['stuffthingmaps', 'instances'],
-                        default='stuffthingmaps', help='what to convert from (default: %(default)s)')
-    parser.add_argument('--ann-file', help='instances json (--source instances; default '
-                        '<root>/annotations/instances_<split>.json)')
-    parser.add_argument('--include-crowd', action='store_true',
-                        help='--source instances: paint crowd regions too')
+    parser.add_argument('root', type=Path, help='COCO-Stuff-164k root (images/, annotations/)')
+    parser.add_argument(
+        '--source',
+        choices=['stuffthingmaps', 'instances'],
+        default='stuffthingmaps',
+        help='input kind (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--ann-file',
+        help='instances json (--source instances; default '
+        '<root>/annotations/instances_<split>.json)',
+    )
+    parser.add_argument(
+        '--include-crowd', action='store_true', help='--source instances: paint crowd regions too'
+    )
     parser.add_argument('--splits', nargs='+', default=['val2017'], help='default: val2017')
-    parser.add_argument('-o', '--out-dir', type=Path,
-                        help='output root (default: root); labels go to <out>/annotations/<split>')
+    parser.add_argument(
+        '-o',
+        '--out-dir',
+        type=Path,
+        help='output root (default: root); labels go to <out>/annotations/<split>',
+    )
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     return parser.parse_args(argv)
 
@@ -161,7 +181,6 @@ def main(argv: list[str] | None = None) -> None:
     convert = _convert_from_instances if args.source == 'instances' else _convert_from_stuff
     for split in args.splits:
         out_dir = out_root / 'annotations' / split
-        out_dir.mkdir(parents=True, exist_ok=True)
         count = convert(args, split, out_dir)
         print(f'{split}: wrote {count} label maps to {out_dir}')
     images = out_root / 'images'

@@ -1,9 +1,10 @@
 """Converts the PASCAL Context 459-class annotations into the PC-459 layout CAT-Seg evaluates on.
 
-Follows CAT-Seg's datasets/prepare_pascal_context_459.py: for each id of ``pascalcontext_val.txt``
-with a ``trainval/<id>.mat``, its ``LabelMap`` (values 1..459, the order of ``labels.txt``) minus one
-is saved as a 16-bit TIFF. A LabelMap value 0 (unlabeled) would wrap to 65535 in CAT-Seg's uint16
-arithmetic; it is written as 65535 explicitly here, the ignore value of PascalContext459Dataset.
+Follows CAT-Seg's datasets/prepare_pascal_context_459.py: for each id of
+``pascalcontext_val.txt`` with a ``trainval/<id>.mat``, its ``LabelMap`` (values 1..459, the order
+of ``labels.txt``) minus one is saved as a 16-bit TIFF. A LabelMap value 0 (unlabeled) would wrap
+to 65535 in CAT-Seg's uint16 arithmetic; it is written as 65535 explicitly here, the ignore value
+of PascalContext459Dataset.
 
 Input (VOC2010 + the full PASCAL Context annotations, https://cs.stanford.edu/~roozbeh/pascal-context/
 trainval.tar.gz; pascalcontext_val.txt ships in CAT-Seg's datasets/ folder)::
@@ -37,8 +38,10 @@ def label_map_to_train_ids(label_map: np.ndarray) -> np.ndarray:
     """(H, W) LabelMap (0 = unlabeled, 1..459) -> (H, W) uint16 labels 0..458, 65535 unlabeled."""
     label_map = np.asarray(label_map).astype(np.int64)
     if label_map.min() < 0 or label_map.max() > NUM_CLASSES:
-        raise ValueError(f'LabelMap values must lie in 0..{NUM_CLASSES}, got '
-                         f'{label_map.min()}..{label_map.max()}')
+        raise ValueError(
+            f'LabelMap values must lie in 0..{NUM_CLASSES}, got '
+            f'{label_map.min()}..{label_map.max()}'
+        )
     out = (label_map - 1).astype(np.uint16)  # 0 wraps to 65535, like CAT-Seg's uint16 arithmetic
     out[label_map == 0] = IGNORE
     return out
@@ -55,11 +58,13 @@ def _load_label_map(path: Path) -> np.ndarray:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('root', type=Path, help='the VOCdevkit/VOC2010 folder')
-    parser.add_argument('--split-file', type=Path,
-                        help='ids to convert (default: <root>/pascalcontext_val.txt)')
+    parser.add_argument(
+        '--split-file', type=Path, help='ids to convert (default: <root>/pascalcontext_val.txt)'
+    )
     parser.add_argument('--mat-dir', type=Path, help='default: <root>/trainval')
-    parser.add_argument('--out-dir', type=Path,
-                        help='default: <root>/annotations_detectron2/pc459_val')
+    parser.add_argument(
+        '--out-dir', type=Path, help='default: <root>/annotations_detectron2/pc459_val'
+    )
     return parser.parse_args(argv)
 
 
@@ -71,11 +76,15 @@ def main(argv: list[str] | None = None) -> None:
     mat_dir = args.mat_dir or args.root / 'trainval'
     out_dir = args.out_dir or args.root / 'annotations_detectron2' / 'pc459_val'
     if not split_file.is_file():
-        raise SystemExit(f'split file {split_file} not found: copy CAT-Seg\'s '
-                         'datasets/pascalcontext_val.txt there, or give --split-file')
+        raise SystemExit(
+            f"split file {split_file} not found: copy CAT-Seg's "
+            'datasets/pascalcontext_val.txt there, or give --split-file'
+        )
     if not mat_dir.is_dir():
-        raise SystemExit(f'annotation folder {mat_dir} not found: extract trainval.tar.gz '
-                         '(PASCAL Context full annotations) into the VOC2010 folder')
+        raise SystemExit(
+            f'annotation folder {mat_dir} not found: extract trainval.tar.gz '
+            '(PASCAL Context full annotations) into the VOC2010 folder'
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
     written, missing = 0, []

@@ -62,7 +62,7 @@ class SAMProxy(ProxyModel):
         return tuple(self.encoder.patch_embed.proj.kernel_size)
 
     def load_checkpoint(self, path: str) -> None:
-        """A full SAM checkpoint (``image_encoder.`` keys kept, the rest ignored) or the encoder's."""
+        """A full SAM checkpoint (``image_encoder.*`` kept, the rest ignored) or the encoder's."""
         state = read_weights(path)
         prefix = 'image_encoder.'
         if any(k.startswith(prefix) for k in state):
@@ -75,5 +75,5 @@ class SAMProxy(ProxyModel):
         return self.encoder(pixels)
 
     @torch.no_grad()
-    def features_and_cls_attention(self, images: Tensor) -> tuple[Tensor, Tensor]:
+    def attention_parts(self, images: Tensor) -> dict[str, Tensor]:
         raise ValueError('SAM has no CLS token; use a DINO proxy for FOUND-style backgrounds')

@@ -123,15 +123,16 @@ class TimmViTProxy(ProxyModel):
         return feats.transpose(1, 2).reshape(feats.shape[0], -1, h, w)
 
     @torch.no_grad()
-    def features_and_cls_attention(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """Features plus the last block's CLS-to-patch attention, for FOUND-style seeds.
+    def attention_parts(self, images: Tensor) -> dict[str, Tensor]:
+        """Features plus the last block's CLS attention and keys, for FOUND-style backgrounds.
 
         Args:
             images: (B, 3, H, W) CLIP-normalised.
 
         Returns:
-            (B, C, h, w) L2-normalised features (``feature``) and (B, h, w) attention of the
-            CLS query over the patches, averaged over heads (softmax over all tokens).
+            dict with 'feats' (B, C, h, w) L2-normalised features (``feature``), 'cls_attn'
+            (B, heads, h, w) attention of the CLS query over the patches (softmax over all
+            tokens, prefix columns dropped) and 'keys' (B, heads, h*w, d) patch keys.
         """
         if not self._weights_loaded:
             self.init_weights()
@@ -139,10 +140,12 @@ class TimmViTProxy(ProxyModel):
         tokens, qkv, (h, w) = self.tokens(pixels)
         q, k, v = self._split_qkv(qkv)
         attn = (q[:, :, :1] @ k.transpose(-2, -1) * q.shape[-1] ** -0.5).float().softmax(-1)
-        cls_attn = attn.mean(dim=1)[:, 0, self.num_prefix_tokens:].reshape(-1, h, w)
+        p = self.num_prefix_tokens
+        cls_attn = attn[:, :, 0, p:].reshape(attn.shape[0], attn.shape[1], h, w)
         if self.feature == 'x':
             feats = tokens
         else:
             feats = {'q': q, 'k': k, 'v': v}[self.feature].transpose(1, 2).flatten(2)
-        feats = feats[:, self.num_prefix_tokens:].transpose(1, 2).reshape(feats.shape[0], -1, h, w)
-        return torch.nn.functional.normalize(feats.float(), dim=1), cls_attn
+        feats = feats[:, p:].transpose(1, 2).reshape(feats.shape[0], -1, h, w)
+        return {'feats': torch.nn.functional.normalize(feats.float(), dim=1),
+                'cls_attn': cls_attn, 'keys': k[:, :, p:].float()}

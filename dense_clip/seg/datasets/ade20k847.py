@@ -1,8 +1,8 @@
 """ADE20K-Full with 847 classes (ADE-847), in CAT-Seg's layout.
 
-Layout (CAT-Seg datasets/README.md and cat_seg/data/datasets/register_ade20k_847.py; files written by
-MaskFormer's datasets/prepare_ade20k_full_sem_seg.py, which tools/dataset_converters/ade847.py
-reproduces)::
+Layout (CAT-Seg datasets/README.md and cat_seg/data/datasets/register_ade20k_847.py; files
+written by MaskFormer's datasets/prepare_ade20k_full_sem_seg.py, which
+tools/dataset_converters/ade847.py reproduces)::
 
     ADE20K_2021_17_01/
         images_detectron2/validation/ADE_val_<n>.jpg        # short side resized to <= 512

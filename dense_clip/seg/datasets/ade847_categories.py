@@ -9,7 +9,7 @@ in cvlab-kaist/CAT-Seg). Names are the benchmark's WordNet-style synonym lists.
 
 from __future__ import annotations
 
-_TABLE = '''
+_TABLE = """
 2978|wall
 312|building, edifice
 2420|sky
@@ -857,7 +857,7 @@ _TABLE = '''
 1089|gear shift
 2826|towel rail
 3148|adding machine, totalizer, totaliser
-'''
+"""
 
 
 def _parse(table: str) -> tuple[tuple[int, str], ...]:

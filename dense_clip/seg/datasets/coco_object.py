@@ -30,10 +30,13 @@ class COCOObjectDataset(BaseSegDataset):
         **kwargs: Passed to ``BaseSegDataset``.
     """
 
-    METAINFO = dict(classes=('background',) + tuple(_THINGS),
-                    palette=[[0, 0, 0]] + [list(c) for c in _THING_PALETTE])
+    METAINFO = dict(
+        classes=('background',) + tuple(_THINGS),
+        palette=[[0, 0, 0]] + [list(c) for c in _THING_PALETTE],
+    )
 
-    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '_instanceTrainIds.png',
-                 **kwargs) -> None:
+    def __init__(
+        self, img_suffix: str = '.jpg', seg_map_suffix: str = '_instanceTrainIds.png', **kwargs
+    ) -> None:
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

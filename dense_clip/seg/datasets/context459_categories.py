@@ -8,7 +8,7 @@ the table is a whitespace-separated list.
 
 from __future__ import annotations
 
-_NAMES = '''
+_NAMES = """
 accordion aeroplane airconditioner antenna artillery ashtray atrium babycarriage bag ball balloon
 bambooweaving barrel baseballbat basket basketballbackboard bathtub bed bedclothes beer bell bench
 bicycle binoculars bird birdcage birdfeeder birdnest blackboard board boat bone book bottle
@@ -48,7 +48,7 @@ umbrella unknown vacuumcleaner vendingmachine videocamera videogameconsole video
 violin wakeboard wall wallet wardrobe washingmachine watch water waterdispenser waterpipe
 waterskateboard watermelon whale wharf wheel wheelchair window windowblinds wineglass wire wood
 wool
-'''
+"""
 
 #: Class names in label order, 459 entries.
 CONTEXT459_CLASSES: tuple[str, ...] = tuple(_NAMES.split())

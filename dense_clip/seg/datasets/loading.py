@@ -55,9 +55,12 @@ class LoadUInt16Annotations(LoadAnnotations):
         backend_args: mmengine file backend arguments.
     """
 
-    def __init__(self, reduce_zero_label: bool | None = None,
-                 ignore_index: int = UINT16_IGNORE_INDEX,
-                 backend_args: dict | None = None) -> None:
+    def __init__(
+        self,
+        reduce_zero_label: bool | None = None,
+        ignore_index: int = UINT16_IGNORE_INDEX,
+        backend_args: dict | None = None,
+    ) -> None:
         super().__init__(reduce_zero_label=reduce_zero_label, backend_args=backend_args)
         self.ignore_index = ignore_index
 
@@ -79,5 +82,7 @@ class LoadUInt16Annotations(LoadAnnotations):
         results['seg_fields'].append('gt_seg_map')
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label}, '
-                f'ignore_index={self.ignore_index}, backend_args={self.backend_args})')
+        return (
+            f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label}, '
+            f'ignore_index={self.ignore_index}, backend_args={self.backend_args})'
+        )

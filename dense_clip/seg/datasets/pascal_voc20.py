@@ -27,13 +27,26 @@ class PascalVOC20Dataset(BaseSegDataset):
         **kwargs: Passed to ``BaseSegDataset``.
     """
 
-    METAINFO = dict(classes=PascalVOCDataset.METAINFO['classes'][1:],
-                    palette=PascalVOCDataset.METAINFO['palette'][1:])
+    METAINFO = dict(
+        classes=PascalVOCDataset.METAINFO['classes'][1:],
+        palette=PascalVOCDataset.METAINFO['palette'][1:],
+    )
 
-    def __init__(self, ann_file: str, img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
-                 reduce_zero_label: bool = True, **kwargs) -> None:
-        super().__init__(ann_file=ann_file, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
-                         reduce_zero_label=reduce_zero_label, **kwargs)
+    def __init__(
+        self,
+        ann_file: str,
+        img_suffix: str = '.jpg',
+        seg_map_suffix: str = '.png',
+        reduce_zero_label: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            ann_file=ann_file,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            reduce_zero_label=reduce_zero_label,
+            **kwargs,
+        )
         if not fileio.exists(self.data_prefix['img_path'], self.backend_args):
             raise FileNotFoundError(f'VOC20: image folder {self.data_prefix["img_path"]} not found')
         if not osp.isfile(self.ann_file):

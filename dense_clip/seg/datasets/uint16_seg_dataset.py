@@ -48,8 +48,10 @@ class UInt16SegDataset(BaseSegDataset):
         if unknown:
             raise ValueError(f'classes {sorted(unknown)} are not in {cls.__name__}.METAINFO')
         new_classes = list(new_classes)
-        return {i: new_classes.index(c) if c in new_classes else cls.IGNORE_INDEX
-                for i, c in enumerate(old_classes)}
+        return {
+            i: new_classes.index(c) if c in new_classes else cls.IGNORE_INDEX
+            for i, c in enumerate(old_classes)
+        }
 
     def _update_palette(self) -> list:
         palette = self._metainfo.get('palette', [])
@@ -67,15 +69,21 @@ class UInt16SegDataset(BaseSegDataset):
         if ann_dir is None or not fileio.isdir(ann_dir, backend_args=self.backend_args):
             raise FileNotFoundError(f'{type(self).__name__}: annotation folder {ann_dir} not found')
         data_list = []
-        for seg_map in fileio.list_dir_or_file(ann_dir, list_dir=False,
-                                               suffix=self.seg_map_suffix, recursive=True,
-                                               backend_args=self.backend_args):
-            stem = seg_map[:-len(self.seg_map_suffix)]
-            data_list.append(dict(
-                img_path=osp.join(img_dir, stem + self.img_suffix),
-                seg_map_path=osp.join(ann_dir, seg_map),
-                label_map=self.label_map,
-                reduce_zero_label=self.reduce_zero_label,
-                seg_fields=[],
-            ))
+        for seg_map in fileio.list_dir_or_file(
+            ann_dir,
+            list_dir=False,
+            suffix=self.seg_map_suffix,
+            recursive=True,
+            backend_args=self.backend_args,
+        ):
+            stem = seg_map[: -len(self.seg_map_suffix)]
+            data_list.append(
+                dict(
+                    img_path=osp.join(img_dir, stem + self.img_suffix),
+                    seg_map_path=osp.join(ann_dir, seg_map),
+                    label_map=self.label_map,
+                    reduce_zero_label=self.reduce_zero_label,
+                    seg_fields=[],
+                )
+            )
         return sorted(data_list, key=lambda info: info['img_path'])

@@ -114,6 +114,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         if data_preprocessor is None:
             data_preprocessor = dict(type='SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
                                      bgr_to_rgb=True)
+        if isinstance(data_preprocessor, dict):  # mmseg's, whatever the default scope
+            data_preprocessor = SEG_MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if mode not in ('slide', 'whole'):
             raise ValueError(f"mode must be 'slide' or 'whole', got {mode!r}")
@@ -121,8 +123,10 @@ class OpenVocabSegmentor(BaseSegmentor):
             raise ValueError(f"patch_remainder must be 'pad' or 'drop', got {patch_remainder!r}")
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
+        # The image embedding (cls) is unused here: pool it from the strategy's tokens (cheap)
+        # rather than running CLIP's own last block a second time.
         self.encoder = CLIPDenseEncoder(model, last_block=last_block,
-                                        pos_embed_interp=pos_embed_interp)
+                                        pos_embed_interp=pos_embed_interp, vanilla_cls=False)
         self.clip_model = model
         self.vocabulary = vocabulary_from_config(vocabulary)
         self.templates = get_templates(templates)

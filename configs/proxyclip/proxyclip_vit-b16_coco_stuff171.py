@@ -1,0 +1,13 @@
+# ProxyCLIP (DINO ViT-B/8 proxy) on COCO-Stuff-171: mc-lan/ProxyCLIP configs/cfg_coco_stuff164k.py: short side 336.
+# Test resize: short side 336.
+_base_ = [
+    './_base_/proxyclip_vit-b16.py',
+    '../_base_/datasets/ov_coco_stuff171.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(vocabulary='coco_stuff171')
+test_pipeline = [
+    dict(t, scale=(2048, 336)) if t.type == 'Resize' else t for t in _base_.test_pipeline
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

@@ -1,0 +1,71 @@
+"""Converts CLIP-DINOiser head checkpoints between the authors' layout and dense_clip's.
+
+The authors release ``{'epoch', 'model_state_dict': {obj_proj.*, bkg_decoder.*}}``
+(wysoczanska/clip_dinoiser ``train.py``); dense_clip's ``CLIPDINOiserSegmentor`` holds the same
+tensors as ``corr_head.conv.*`` and ``bkg_head.conv.*``. Both directions are lossless.
+
+    # authors' checkpoint -> dense_clip heads (.pth with 'state_dict', or .safetensors)
+    python tools/model_converters/clip_dinoiser.py last.pt clip_dinoiser_heads.pth
+    # dense_clip heads or a whole training checkpoint -> the authors' layout
+    python tools/model_converters/clip_dinoiser.py work_dirs/x/iter_100.pth last.pt --to-authors
+
+Use the converted file as ``model.heads_checkpoint`` (the segmentor also reads the authors'
+layout directly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from dense_clip.models.dinoiser import heads_state_dict, to_authors  # noqa: E402
+from dense_clip.utils.checkpoint import safe_torch_load  # noqa: E402
+
+
+def convert(src: str | Path, dst: str | Path, to_authors_layout: bool = False) -> dict:
+    """Reads ``src`` (weights only), writes ``dst``; returns what was written."""
+    src, dst = Path(src), Path(dst)
+    if src.suffix == '.safetensors':
+        from safetensors.torch import load_file
+
+        checkpoint = load_file(str(src))
+    else:
+        checkpoint = safe_torch_load(src)
+    heads = heads_state_dict(checkpoint)
+    if to_authors_layout:
+        epoch = checkpoint.get('epoch', 0)
+        out = to_authors(heads, epoch=epoch if isinstance(epoch, int) else 0)
+        torch.save(out, dst)
+        return out
+    heads = {k: v.detach().contiguous().clone() for k, v in heads.items()}
+    if dst.suffix == '.safetensors':
+        from safetensors.torch import save_file
+
+        save_file(heads, str(dst))
+        return heads
+    out = {'state_dict': heads, 'meta': {'converted_from': src.name}}
+    torch.save(out, dst)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='input checkpoint')
+    parser.add_argument('dst', help='output file (.pth / .pt / .safetensors)')
+    parser.add_argument('--to-authors', action='store_true',
+                        help="write the authors' layout instead of dense_clip's")
+    args = parser.parse_args()
+    out = convert(args.src, args.dst, args.to_authors)
+    state = out.get('model_state_dict', out.get('state_dict', out))
+    for key, value in state.items():
+        print(f'{key}: {tuple(value.shape)}')
+    print(f'wrote {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
