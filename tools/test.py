@@ -31,7 +31,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+def main() -> dict:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     setup_checkpoint_loading()
@@ -49,7 +49,7 @@ def main() -> None:
     if state_dict is not None:
         check_state_dict_matches(model, state_dict, args.checkpoint)
         model.load_state_dict(state_dict)
-    runner.test()
+    return runner.test()
 
 
 if __name__ == '__main__':

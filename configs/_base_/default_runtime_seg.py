@@ -14,3 +14,5 @@ load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
 tta_model = dict(type='SegTTAModel')
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')

@@ -7,7 +7,7 @@ data_root = 'data/ade/ADEChallengeData2016'
 classnames = 'ade150'
 num_classes = 150
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
     dict(type='LoadAnnotations'),  # after Resize: metrics use full-size labels
     dict(type='PackSegInputs'),

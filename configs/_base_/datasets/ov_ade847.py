@@ -7,7 +7,7 @@ data_root = 'data/ADE20K_2021_17_01'
 classnames = 'ade847'
 num_classes = 847
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
     dict(type='LoadUInt16Annotations'),  # after Resize: metrics use full-size labels
     dict(type='PackSegInputs'),

@@ -7,7 +7,7 @@ data_root = 'data/cityscapes'
 classnames = 'cityscapes'
 num_classes = 19
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 560), keep_ratio=True),
     dict(type='LoadAnnotations'),  # after Resize: metrics use full-size labels
     dict(type='PackSegInputs'),

@@ -7,7 +7,7 @@ data_root = 'data/coco_stuff164k'
 classnames = 'coco_stuff171'
 num_classes = 171
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 448), keep_ratio=True),
     dict(type='LoadAnnotations'),  # after Resize: metrics use full-size labels
     dict(type='PackSegInputs'),

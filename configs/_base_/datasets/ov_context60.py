@@ -7,7 +7,7 @@ data_root = 'data/VOCdevkit/VOC2010'
 classnames = 'context60'
 num_classes = 60
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
     dict(type='LoadAnnotations'),  # after Resize: metrics use full-size labels
     dict(type='PackSegInputs'),

@@ -2,8 +2,6 @@
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=1.0, begin=0, end=8, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=8, val_interval=8)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=2, log_metric_by_epoch=False),
