@@ -28,8 +28,9 @@ def parse_args() -> argparse.Namespace:
                         help='image file (default: the bundled synthetic sample)')
     parser.add_argument('--classes', help='comma-separated class names ("|" joins synonyms); '
                         "default: the config's vocabulary")
-    parser.add_argument('--method', default='clearclip', choices=METHODS,
-                        help='last-block strategy of the default embedded config')
+    parser.add_argument('--method', default='cliptrase', choices=METHODS,
+                        help='last-block strategy of the default embedded config (default: the '
+                        'best on the synthetic benchmark, see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model')
@@ -38,12 +39,16 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def parse_classes(text: str) -> list[list[str]]:
-    """'dog|puppy,cat' -> [['dog', 'puppy'], ['cat']]; empty names are an error."""
+def parse_classes(text: str) -> list[str]:
+    """'dog|puppy,cat' -> ['dog: dog, puppy', 'cat: cat'] (a class is named by its first synonym).
+
+    Raises:
+        ValueError: an empty class or synonym.
+    """
     classes = [[s.strip() for s in item.split('|')] for item in text.split(',')]
     if not text.strip() or any(not s for synonyms in classes for s in synonyms):
         raise ValueError(f'--classes {text!r} has an empty class name')
-    return classes
+    return [f'{synonyms[0]}: {", ".join(synonyms)}' for synonyms in classes]
 
 
 def main() -> None:
@@ -69,8 +74,10 @@ def main() -> None:
     draw_overlay(result.image_rgb, labels, names, args.out, alpha=args.alpha)
     print(f'image: {args.image}  ({labels.shape[1]}x{labels.shape[0]})')
     print(f'config: {os.path.relpath(config, REPO) if config.startswith(str(REPO)) else config}')
+    print('pixel share per class (classes with no pixels omitted):')
     for name, share in sorted(zip(names, shares), key=lambda item: -item[1]):
-        print(f'  {name:<24s} {100 * share:6.2f}%')
+        if share > 0:
+            print(f'  {name:<24s} {100 * share:6.2f}%')
     print(f'overlay written to {args.out}')
 
 

@@ -23,7 +23,7 @@ def palette(num_classes: int) -> np.ndarray:
 
 def draw_overlay(image_rgb: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...] | list,
                  out_path: str | Path, alpha: float = 0.55, min_width: int = 256) -> Path:
-    """Writes the image blended with coloured labels, and a legend of the classes present.
+    """Writes the image, the image blended with coloured labels, and a legend of the classes.
 
     Args:
         image_rgb: ``(H, W, 3)`` uint8.
@@ -40,9 +40,12 @@ def draw_overlay(image_rgb: np.ndarray, labels: np.ndarray, class_names: tuple[s
         raise ValueError(f'image {image_rgb.shape[:2]} and labels {labels.shape} differ in size')
     colours = palette(len(class_names))
     blend = (1 - alpha) * image_rgb.astype(np.float32) + alpha * colours[labels].astype(np.float32)
-    canvas = Image.fromarray(blend.clip(0, 255).astype(np.uint8))
-    scale = max(1, int(np.ceil(min_width / canvas.width)))
-    canvas = canvas.resize((canvas.width * scale, canvas.height * scale), Image.NEAREST)
+    overlay = Image.fromarray(blend.clip(0, 255).astype(np.uint8))
+    scale = max(1, int(np.ceil(min_width / overlay.width)))
+    size = (overlay.width * scale, overlay.height * scale)
+    canvas = Image.new('RGB', (2 * size[0] + 4, size[1]), (255, 255, 255))  # image | overlay
+    canvas.paste(Image.fromarray(image_rgb).resize(size, Image.NEAREST), (0, 0))
+    canvas.paste(overlay.resize(size, Image.NEAREST), (size[0] + 4, 0))
 
     counts = np.bincount(labels.ravel(), minlength=len(class_names))
     present = [i for i in np.argsort(-counts) if counts[i] > 0]

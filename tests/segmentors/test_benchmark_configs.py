@@ -1,9 +1,9 @@
 """tools/test.py runs every method's config on a tiny copy of every benchmark and reports mIoU.
 
 Each benchmark is written in its real directory layout and file formats
-(dense_clip.testing_datasets); the config's CLIP is swapped for a tiny random one and its
-templates for a single one, and its test resize shortened to 160 px; the rest of the protocol (windows, thresholds, PAMR,
-dataset type, label loading, metric) is the config's own.
+(dense_clip.testing_datasets). The config's CLIP is swapped for a tiny random one, its templates
+for a single one, and its test resize shortened to 160 px; the rest of the protocol (windows,
+thresholds, PAMR, dataset type, label loading, metric) is the config's own.
 """
 
 from __future__ import annotations

@@ -375,4 +375,8 @@ def build_last_block(cfg: LastBlockStrategy | str | dict | None = None) -> LastB
             f'last-block config needs a type (name or LastBlockStrategy subclass), '
             f'got {kind!r}; valid: {sorted(LAST_BLOCKS.module_dict)}'
         )
-    return LAST_BLOCKS.build(cfg)
+    # Instantiate directly: Registry.build would switch to the caller's default scope (mmseg,
+    # mmdet), which this standalone registry does not belong to.
+    kind = cfg.pop('type')
+    strategy_cls = LAST_BLOCKS.get(kind) if isinstance(kind, str) else kind
+    return strategy_cls(**cfg)

@@ -10,6 +10,7 @@ from .coco_object import COCOObjectDataset
 from .loading import UINT16_IGNORE_INDEX, LoadUInt16Annotations, read_uint16_label_map
 from .pascal_context459 import PascalContext459Dataset
 from .pascal_voc20 import PascalVOC20Dataset
+from .synthetic import SyntheticWorldDataset
 from .uint16_seg_dataset import UInt16SegDataset
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     'LoadUInt16Annotations',
     'PascalContext459Dataset',
     'PascalVOC20Dataset',
+    'SyntheticWorldDataset',
     'UINT16_IGNORE_INDEX',
     'UInt16SegDataset',
     'read_uint16_label_map',
