@@ -22,11 +22,13 @@ TINY_VIT = dict(embed_dim=32, vision_cfg=dict(image_size=32, layers=2, width=32,
 
 
 def shrink(model_cfg: dict) -> dict:
-    """Replaces a config's CLIP with the tiny architecture (random weights, no files read)."""
+    """Replaces a config's CLIP and proxy models with tiny ones (random weights, no files read)."""
+    from dense_clip.models.proxy import shrink_proxies
+
     model_cfg = copy.deepcopy(model_cfg)
     if 'clip' in model_cfg:
         model_cfg['clip'] = dict(model_cfg=TINY_VIT, pretrained=None)
-    return model_cfg
+    return shrink_proxies(model_cfg)  # tiny DINO / SAM proxies and teachers
 
 
 def registries(scope: str):

@@ -148,7 +148,7 @@ def test_vocabulary_from_file(tmp_path):
 
 CLASS_COUNTS = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'coco_object': 81,
                 'coco_stuff171': 171, 'cityscapes': 19, 'ade150': 150, 'ade847': 847,
-                'context459': 459}
+                'context459': 459, 'synthetic': 25}
 
 
 def test_all_class_lists_are_checked():
@@ -161,7 +161,7 @@ def test_class_list_counts(name):
     assert path.parent.name == 'classnames' and path.is_file()
     vocab = Vocabulary.load(name)
     assert vocab.num_classes == CLASS_COUNTS[name]
-    has_background = name in ('voc21', 'context60', 'coco_object')
+    has_background = name in ('voc21', 'context60', 'coco_object', 'synthetic')
     assert (vocab.background_index == 0) == has_background
 
 

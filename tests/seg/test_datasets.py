@@ -52,7 +52,7 @@ def test_config_follows_protocol(name: str) -> None:
     assert cfg.test_dataloader.batch_size == 1
     assert cfg.test_dataloader.sampler == dict(type='DefaultSampler', shuffle=False)
     types = [step['type'] for step in cfg.test_pipeline]
-    assert types[0] == 'LoadImageFromFile' and types[-1] == 'PackSegInputs'
+    assert types[0] == 'LoadImageChecked' and types[-1] == 'PackSegInputs'
     assert types.index('Resize') < next(i for i, t in enumerate(types) if 'Annotations' in t)
     resize = cfg.test_pipeline[types.index('Resize')]
     assert resize['scale'] == (2048, SHORT_SIDE.get(name, 336)) and resize['keep_ratio']

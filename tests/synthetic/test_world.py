@@ -127,3 +127,13 @@ def test_classification_set() -> None:
     images, labels = dataset.classification_set(5, 30)
     assert images.shape == (30, 64, 64, 3) and images.dtype == np.uint8
     assert labels.min() == 0 and labels.max() == 23
+
+
+def test_shipped_class_list_matches_the_world():
+    from dense_clip.models.text import Vocabulary
+    from dense_clip.synthetic import world
+
+    vocab = Vocabulary.load('synthetic')
+    assert vocab.class_names == ('background', *(c.name for c in world.categories()))
+    assert vocab.class_synonyms[0] == tuple(world.background_names())
+    assert all(vocab.class_synonyms[c.index] == tuple(c.synonyms) for c in world.categories())
