@@ -17,7 +17,12 @@ from dense_clip.testing_datasets import write_benchmark_dataset
 from tests.conftest import REPO
 from tests.test_configs import TINY_VIT
 
-METHODS = ('maskclip', 'sclip', 'clearclip', 'naclip', 'naclip-nopamr', 'cliptrase')
+METHODS = ('maskclip', 'sclip', 'clearclip', 'naclip', 'naclip-nopamr', 'cliptrase',
+           'proxyclip', 'clip_dinoiser')
+# Per-method shrinking beyond the CLIP: a tiny random DINO proxy; heads from random init
+# instead of the authors' released file.
+EXTRA = {'proxyclip': 'last_block=dict(proxy=dict(tiny=True)), ',
+         'clip_dinoiser': 'heads_checkpoint=None, '}
 BENCHMARKS = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171',
               'cityscapes', 'ade150', 'ade847', 'context459')
 
@@ -48,7 +53,7 @@ def test_tools_test_reports_miou(method, benchmark, data_dir, tmp_path, monkeypa
     tiny.write_text(
         f"_base_ = ['{config}']\n"
         f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}), templates="single",\n'
-        f"             text_cache_dir=False, windows_per_batch=8)\n"
+        f"             {EXTRA.get(method, '')}text_cache_dir=False, windows_per_batch=8)\n"
         # A short side of 160 px keeps 847-class logit maps small; windows still slide.
         "pipeline = [dict(s, scale=(2048, 160)) if s['type'] == 'Resize' else s\n"
         "            for s in _base_.test_dataloader.dataset.pipeline]\n"

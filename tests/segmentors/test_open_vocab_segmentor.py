@@ -122,3 +122,52 @@ def test_text_embeddings_cached_on_disk_and_reused(tmp_path):
 def test_bad_vocabulary_is_an_error(tmp_path, vocabulary, message):
     with pytest.raises(ValueError, match=message):
         build(tmp_path, vocabulary=vocabulary)
+
+
+def test_prompt_denoising_matches_definition():
+    from dense_clip.seg.maskclip_refine import prompt_denoising
+
+    logits = torch.randn(2, 5, 3, 4) * 0.05
+    out = prompt_denoising(logits, 0.5)
+    for n in range(2):
+        for s in range(5):
+            peak = max((logits[n, :, i, j] * 100).softmax(0)[s].item()
+                       for i in range(3) for j in range(4))
+            expected = torch.full((3, 4), -100.0) if peak < 0.5 else logits[n, s]
+            torch.testing.assert_close(out[n, s], expected)
+
+
+def test_key_smoothing_matches_definition():
+    from dense_clip.seg.maskclip_refine import key_smoothing
+
+    logits, keys = torch.randn(1, 3, 2, 2) * 0.02, torch.randn(1, 4, 6)
+    probs = (logits[0] * 100).softmax(0).reshape(3, 4)  # (S, patches)
+    out = key_smoothing(logits, keys, vote_thresh=1.0)[0].reshape(3, 4)
+    for p in range(4):
+        affinity = [F.cosine_similarity(keys[0, p], keys[0, q], dim=0) for q in range(4)]
+        expected = sum(a * probs[:, q] for q, a in enumerate(affinity))
+        torch.testing.assert_close(out[:, p], expected, rtol=1e-5, atol=1e-6)
+    unchanged = key_smoothing(logits, keys, vote_thresh=0.0)[0].reshape(3, 4)
+    torch.testing.assert_close(unchanged, probs)
+
+
+def test_segmentor_key_smoothing_uses_last_block_keys(tmp_path):
+    from dense_clip.models.clip.ops import merge_heads, project_qkv
+    from dense_clip.seg.maskclip_refine import key_smoothing
+
+    plain = build(tmp_path, mode='whole')
+    smooth = build(tmp_path, mode='whole', key_smoothing=1.0, prompt_denoise=0.2,
+                   logit_scale=100.0)
+    image = torch.randn(1, 3, 32, 32)
+    text = plain.text_embeddings(plain.vocabulary)
+    resblocks = plain.clip_model.visual.transformer.resblocks
+    x = plain.encoder(image, return_blocks=(-2,)).blocks[-2]
+    keys = merge_heads(project_qkv(resblocks[-1], x)[1])[:, 1:]
+    dense = F.normalize(plain.encoder(image).dense, dim=1)
+    cos = torch.einsum('ndhw,sd->nshw', dense, text)
+    peak = (cos * 100).softmax(1).flatten(2).amax(2)
+    cos = cos.masked_fill((peak < 0.2)[:, :, None, None], -100.0)
+    expected = key_smoothing(cos, keys, 1.0).clamp_min(1e-12).log() / 100.0
+    expected = F.interpolate(expected, size=(32, 32), mode='bilinear', align_corners=False)
+    torch.testing.assert_close(smooth.window_logits(image, text), expected, rtol=1e-4,
+                               atol=1e-5)

@@ -17,6 +17,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 
 from dense_clip.models.clip import CLIPDenseEncoder
+from dense_clip.models.clip.ops import merge_heads, project_qkv
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.postprocess import PAMR
 from dense_clip.models.text import (
@@ -29,6 +30,7 @@ from dense_clip.models.text.vocabulary import available_classnames
 from dense_clip.registry import SEG_MODELS
 
 from ..inference import finalise_prediction, pad_to_multiple, slide_logits
+from ..maskclip_refine import key_smoothing, prompt_denoising
 
 __all__ = ['OpenVocabSegmentor']
 
@@ -85,6 +87,12 @@ class OpenVocabSegmentor(BaseSegmentor):
             the normalised window evenly, crop the logits back) or 'drop' (NACLIP: the patch
             conv drops the remainder; logits are upsampled to the full window).
         pamr: PAMR settings (``num_iter``, ``dilations``) or None.
+        prompt_denoise: MaskCLIP's prompt denoising threshold (paper: 0.5) or None; applied
+            per window at patch level.
+        key_smoothing: MaskCLIP's key-smoothing vote threshold (1.0 smooths every patch) or
+            None. The window output is then ``log(p) / logit_scale`` of the smoothed
+            probabilities p, so the final softmax at ``logit_scale`` returns p; overlapping
+            windows average these log-probabilities (MaskCLIP averages the probabilities).
         text_cache_dir: folder of the on-disk class-embedding cache; None uses the default
             (``~/.cache/dense_clip/text_embeddings``), False disables it.
         data_preprocessor: mmseg data preprocessor; defaults to CLIP's normalisation.
@@ -107,6 +115,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         windows_per_batch: int = 4,
         patch_remainder: str = 'drop',
         pamr: dict | None = None,
+        prompt_denoise: float | None = None,
+        key_smoothing: float | None = None,
         text_cache_dir: str | None | bool = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
@@ -138,6 +148,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.windows_per_batch = windows_per_batch
         self.patch_remainder = patch_remainder
         self.pamr = PAMR(**pamr) if pamr else None
+        self.prompt_denoise = prompt_denoise
+        self.key_smoothing = key_smoothing
         self.text_cache = None if text_cache_dir is False else TextEmbeddingCache(text_cache_dir)
         self._text_embeddings: dict[Vocabulary, torch.Tensor] = {}
         self.requires_grad_(False)
@@ -169,9 +181,17 @@ class OpenVocabSegmentor(BaseSegmentor):
         if self.patch_remainder == 'pad':
             windows, padding = pad_to_multiple(windows, self.encoder.patch_size)
         dtype = next(self.clip_model.parameters()).dtype
-        dense = self.encoder(windows.to(dtype)).dense.float()
-        dense = F.normalize(dense, dim=1)
+        blocks = (-2,) if self.key_smoothing is not None else ()
+        out = self.encoder(windows.to(dtype), return_blocks=blocks)
+        dense = F.normalize(out.dense.float(), dim=1)
         logits = torch.einsum('ndhw,sd->nshw', dense, text)
+        if self.prompt_denoise is not None:
+            logits = prompt_denoising(logits, self.prompt_denoise)
+        if self.key_smoothing is not None:
+            last = self.clip_model.visual.transformer.resblocks[-1]
+            keys = merge_heads(project_qkv(last, out.blocks[-2])[1])[:, 1:]
+            probs = key_smoothing(logits, keys.float(), self.key_smoothing)
+            logits = probs.clamp_min(1e-12).log() / self.logit_scale
         logits = F.interpolate(logits, size=windows.shape[-2:], mode='bilinear',
                                align_corners=False)
         left, _, top, _ = padding
