@@ -7,11 +7,15 @@ CHECKPOINT must match the model key for key and shape for shape.
 """
 
 import argparse
-import os
 
 from mmengine.runner import Runner
 
-from dense_clip.engine import DictAction, load_config, prepare_distributed, setup_checkpoint_loading
+from dense_clip.engine import (
+    load_config,
+    parse_tool_args,
+    prepare_distributed,
+    setup_checkpoint_loading,
+)
 from dense_clip.utils.checkpoint import check_state_dict_matches, safe_torch_load
 from dense_clip.utils.cli import run_cli
 
@@ -20,15 +24,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a dense_clip model')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', nargs='?', help='trained checkpoint (optional)')
-    parser.add_argument('--work-dir', help='where logs go')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. test_dataloader.dataset.data_root=..')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser)
 
 
 def main() -> dict:

@@ -9,25 +9,22 @@ import os
 
 from mmengine.runner import Runner
 
-from dense_clip.engine import DictAction, load_config, prepare_distributed, setup_checkpoint_loading
+from dense_clip.engine import (
+    load_config,
+    parse_tool_args,
+    prepare_distributed,
+    setup_checkpoint_loading,
+)
 from dense_clip.utils.cli import run_cli
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a dense_clip model')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
         '--resume', nargs='?', const='auto', default=None,
         help='resume from CHECKPOINT, or from the latest one in the work dir if none is given')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser)
 
 
 def main() -> None:

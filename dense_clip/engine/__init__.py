@@ -1,6 +1,6 @@
 """Training and testing machinery shared by the segmentation and detection sides."""
 
-from .config import TASKS, DictAction, load_config
+from .config import TASKS, DictAction, load_config, parse_tool_args
 from .model_wrappers import CPUDistributedDataParallel
 from .runner_setup import prepare_distributed, setup_checkpoint_loading
 
@@ -9,6 +9,7 @@ __all__ = [
     'DictAction',
     'CPUDistributedDataParallel',
     'load_config',
+    'parse_tool_args',
     'prepare_distributed',
     'setup_checkpoint_loading',
 ]

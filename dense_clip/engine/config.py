@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'TASKS', 'load_config']
+__all__ = ['DictAction', 'TASKS', 'load_config', 'parse_tool_args']
 
 # default_scope of a config -> the task package dense_clip wires it to.
 TASKS = {'mmseg': 'segmentation', 'mmdet': 'detection'}
@@ -34,3 +35,19 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(path))[0])
     return cfg
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Adds the options tools/train.py and tools/test.py share, parses, exports LOCAL_RANK.
+
+    The caller adds its positional arguments (config first) and its own options beforehand.
+    """
+    parser.add_argument('--work-dir', help='where logs (and checkpoints) go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_iters=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
