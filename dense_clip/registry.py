@@ -15,11 +15,10 @@ Configs activate dense_clip with::
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from mmengine.registry import MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
 
-__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS', 'registered_names']
+__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS']
 
 # Names under which the task registries are reachable, and where they come from.
 _TASK_REGISTRIES = {
@@ -41,12 +40,3 @@ def __getattr__(name: str) -> Registry:
     module_name, attr = _TASK_REGISTRIES[name]
     return getattr(importlib.import_module(module_name), attr)
 
-
-def registered_names(registry: Registry) -> list[str]:
-    """Returns the sorted names registered in ``registry`` and its ancestors."""
-    names: set[str] = set()
-    node: Any = registry
-    while node is not None:
-        names.update(node.module_dict)
-        node = node.parent
-    return sorted(names)
