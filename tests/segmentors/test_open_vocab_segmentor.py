@@ -171,3 +171,37 @@ def test_segmentor_key_smoothing_uses_last_block_keys(tmp_path):
     expected = F.interpolate(expected, size=(32, 32), mode='bilinear', align_corners=False)
     torch.testing.assert_close(smooth.window_logits(image, text), expected, rtol=1e-4,
                                atol=1e-5)
+
+
+def test_dbscan_follows_its_definition():
+    from dense_clip.seg.cliptrase_vote import dbscan
+
+    points = torch.tensor([[0.0], [0.5], [1.0], [5.0], [5.4], [5.8], [20.0], [1.4]])
+    labels = dbscan(points, eps=0.6, min_samples=3)
+    # 0..2 and 7 chain through core points; 3..5 form a second cluster; 6 is noise.
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, -1, 0]
+    assert dbscan(points, eps=0.1, min_samples=2).tolist() == [-1] * 8
+
+
+def test_cluster_vote_takes_majority_label_per_cluster():
+    from dense_clip.seg.cliptrase_vote import cluster_vote
+
+    h = w = 4  # left half and right half of the patches correlate among themselves
+    side = torch.tensor([c < 2 for _ in range(h) for c in range(w)])
+    correlation = (side[:, None] == side[None, :]).float()
+    labels = torch.zeros(16, 16, dtype=torch.long)
+    labels[:, 8:] = 2
+    labels[0:3, 0:3] = 1  # a minority label inside the left cluster
+    voted = cluster_vote(labels, correlation, (h, w), eps=0.5, min_samples=2)
+    assert (voted[:, :8] == 0).all() and (voted[:, 8:] == 2).all()
+
+
+def test_segmentor_cluster_vote_needs_whole_mode_and_cliptrase(tmp_path):
+    with pytest.raises(ValueError, match='cluster_vote'):
+        build(tmp_path, last_block='cliptrase', mode='slide', cluster_vote=dict(eps=0.7))
+    with pytest.raises(ValueError, match='cluster_vote'):
+        build(tmp_path, last_block='maskclip', mode='whole', cluster_vote=dict(eps=0.7))
+    model = build(tmp_path, last_block='cliptrase', mode='whole',
+                  cluster_vote=dict(eps=0.7, min_samples=3))
+    out = model.predict(torch.randn(1, 3, 32, 32))
+    assert out[0].pred_sem_seg.data.shape == (1, 32, 32)

@@ -5,8 +5,9 @@ _base_ = ['../models/ov_segmentor_vit-b16.py']
 # leaves162/CLIPtrase clip_self_correlation.py: one whole-image forward on a 224 px centre crop
 # (torchvision Resize(224, BICUBIC) + CenterCrop(224), labels likewise with NEAREST); logits are
 # cosine * clip.logit_scale.exp() (= 100) and argmax, no probability threshold; 80 OpenAI
-# templates (configs/dataset_cfg.py prompt_templates). Its DBSCAN clustering (eps=0.7,
-# min_samples=3 at 224) and the VOC20 CLS re-weighting are NOT implemented by the segmentor.
+# templates (configs/dataset_cfg.py prompt_templates). Its cluster vote (DBSCAN eps=0.7,
+# min_samples=3 at 224 on the recalibrated self-correlation, median filter, majority vote) is
+# cluster_vote below; its VOC20 re-weighting by the CLS logits is not implemented.
 model = dict(
     last_block='cliptrase',
     templates='openai_imagenet',
@@ -19,6 +20,7 @@ model = dict(
     stride=224,
     patch_remainder='drop',
     pamr=None,
+    cluster_vote=dict(eps=0.7, min_samples=3),
 )
 # The centre crop replaces the benchmark's Resize and PackSegInputs (labels are loaded first so
 # they are resized and cropped with the image). 'ori_shape' is left out of the packed meta keys

@@ -29,6 +29,7 @@ from dense_clip.models.text import (
 from dense_clip.models.text.vocabulary import available_classnames
 from dense_clip.registry import SEG_MODELS
 
+from ..cliptrase_vote import cluster_vote
 from ..inference import finalise_prediction, pad_to_multiple, slide_logits
 from ..maskclip_refine import key_smoothing, prompt_denoising
 
@@ -93,6 +94,9 @@ class OpenVocabSegmentor(BaseSegmentor):
             None. The window output is then ``log(p) / logit_scale`` of the smoothed
             probabilities p, so the final softmax at ``logit_scale`` returns p; overlapping
             windows average these log-probabilities (MaskCLIP averages the probabilities).
+        cluster_vote: CLIPtrase's cluster vote (``eps``, ``min_samples``; see
+            ``dense_clip.seg.cliptrase_vote``) or None. Needs ``mode='whole'`` and a last
+            block that returns a self-correlation (``cliptrase``).
         text_cache_dir: folder of the on-disk class-embedding cache; None uses the default
             (``~/.cache/dense_clip/text_embeddings``), False disables it.
         data_preprocessor: mmseg data preprocessor; defaults to CLIP's normalisation.
@@ -117,6 +121,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         pamr: dict | None = None,
         prompt_denoise: float | None = None,
         key_smoothing: float | None = None,
+        cluster_vote: dict | None = None,
         text_cache_dir: str | None | bool = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
@@ -150,6 +155,11 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.pamr = PAMR(**pamr) if pamr else None
         self.prompt_denoise = prompt_denoise
         self.key_smoothing = key_smoothing
+        if cluster_vote is not None and (
+                mode != 'whole' or not getattr(self.encoder.last_block, 'extra_inputs', ())):
+            raise ValueError("cluster_vote needs mode='whole' and a last block with a "
+                             "self-correlation (last_block='cliptrase')")
+        self.cluster_vote = dict(cluster_vote) if cluster_vote is not None else None
         self.text_cache = None if text_cache_dir is False else TextEmbeddingCache(text_cache_dir)
         self._text_embeddings: dict[Vocabulary, torch.Tensor] = {}
         self.requires_grad_(False)
@@ -174,8 +184,12 @@ class OpenVocabSegmentor(BaseSegmentor):
         return self._text_embeddings[vocabulary]
 
     # ----------------------------------------------------------------- dense logits
-    def window_logits(self, windows: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Cosine logits ``(N, S, h, w)`` at window resolution for ``(N, 3, h, w)`` windows."""
+    def window_logits(self, windows: torch.Tensor, text: torch.Tensor,
+                      return_output: bool = False):
+        """Cosine logits ``(N, S, h, w)`` at window resolution for ``(N, 3, h, w)`` windows.
+
+        With ``return_output`` also the encoder's ``DenseOutput`` (grid, extras).
+        """
         height, width = windows.shape[-2:]
         padding = (0, 0, 0, 0)
         if self.patch_remainder == 'pad':
@@ -195,7 +209,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         logits = F.interpolate(logits, size=windows.shape[-2:], mode='bilinear',
                                align_corners=False)
         left, _, top, _ = padding
-        return logits[..., top:top + height, left:left + width]
+        logits = logits[..., top:top + height, left:left + width]
+        return (logits, out) if return_output else logits
 
     def image_logits(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """Cosine logits ``(1, S, H, W)`` for one normalised image ``(1, 3, H, W)``."""
@@ -220,7 +235,11 @@ class OpenVocabSegmentor(BaseSegmentor):
                             for _ in range(inputs.shape[0])]
         for image, sample in zip(inputs, data_samples):
             vocabulary = vocabulary_from_config(sample.metainfo.get('vocabulary', self.vocabulary))
-            logits = self.image_logits(image[None], self.text_embeddings(vocabulary))
+            text = self.text_embeddings(vocabulary)
+            if self.cluster_vote is not None:
+                logits, out = self.window_logits(image[None], text, return_output=True)
+            else:
+                logits = self.image_logits(image[None], text)
             ori_shape = tuple(sample.metainfo.get('ori_shape', image.shape[-2:]))[:2]
             img_shape = tuple(sample.metainfo.get('img_shape', image.shape[-2:]))[:2]
             logits = logits[..., :img_shape[0], :img_shape[1]]
@@ -235,6 +254,9 @@ class OpenVocabSegmentor(BaseSegmentor):
             probs, labels = finalise_prediction(
                 logits[0], vocabulary.synonym_index(logits.device), vocabulary.num_classes,
                 self.logit_scale, self.area_thresh, self.prob_thresh)
+            if self.cluster_vote is not None:
+                labels = cluster_vote(labels[0], out.extras['self_correlation'][0].float(),
+                                      out.grid, **self.cluster_vote)[None]
             sample.set_data({'seg_logits': PixelData(data=probs),
                              'pred_sem_seg': PixelData(data=labels)})
         return data_samples
