@@ -5,7 +5,8 @@ _base_ = [
     '../_base_/datasets/ov_voc20.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='voc20')
+# The authors multiply VOC20's patch logits by the image-level (CLS) logits.
+model = dict(vocabulary='voc20', cls_reweight=True)
 test_pipeline = [
     t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')
 ] + _base_.centre_crop_steps

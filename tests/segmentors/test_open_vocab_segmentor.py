@@ -205,3 +205,15 @@ def test_segmentor_cluster_vote_needs_whole_mode_and_cliptrase(tmp_path):
                   cluster_vote=dict(eps=0.7, min_samples=3))
     out = model.predict(torch.randn(1, 3, 32, 32))
     assert out[0].pred_sem_seg.data.shape == (1, 32, 32)
+
+
+def test_cls_reweight_multiplies_by_image_level_cosine(tmp_path):
+    plain = build(tmp_path, mode='whole', last_block='cliptrase')
+    weighted = build(tmp_path, mode='whole', last_block='cliptrase', cls_reweight=True)
+    image = torch.randn(1, 3, 32, 32)
+    text = plain.text_embeddings(plain.vocabulary)
+    out = plain.encoder(image)
+    image_cos = F.normalize(out.cls, dim=-1) @ text.t()
+    expected = plain.window_logits(image, text) * image_cos[:, :, None, None]
+    torch.testing.assert_close(weighted.window_logits(image, text), expected, rtol=1e-5,
+                               atol=1e-6)

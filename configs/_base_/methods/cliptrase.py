@@ -7,7 +7,7 @@ _base_ = ['../models/ov_segmentor_vit-b16.py']
 # cosine * clip.logit_scale.exp() (= 100) and argmax, no probability threshold; 80 OpenAI
 # templates (configs/dataset_cfg.py prompt_templates). Its cluster vote (DBSCAN eps=0.7,
 # min_samples=3 at 224 on the recalibrated self-correlation, median filter, majority vote) is
-# cluster_vote below; its VOC20 re-weighting by the CLS logits is not implemented.
+# cluster_vote below; its VOC20 re-weighting by the CLS logits is cls_reweight (VOC20 config).
 model = dict(
     last_block='cliptrase',
     templates='openai_imagenet',

@@ -97,6 +97,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         cluster_vote: CLIPtrase's cluster vote (``eps``, ``min_samples``; see
             ``dense_clip.seg.cliptrase_vote``) or None. Needs ``mode='whole'`` and a last
             block that returns a self-correlation (``cliptrase``).
+        cls_reweight: multiply each class name's patch cosines by the image embedding's cosine
+            to it (CLIPtrase's VOC20 protocol, where both are scaled by 100 and multiplied; the
+            arg-max is the same).
         text_cache_dir: folder of the on-disk class-embedding cache; None uses the default
             (``~/.cache/dense_clip/text_embeddings``), False disables it.
         data_preprocessor: mmseg data preprocessor; defaults to CLIP's normalisation.
@@ -122,6 +125,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         prompt_denoise: float | None = None,
         key_smoothing: float | None = None,
         cluster_vote: dict | None = None,
+        cls_reweight: bool = False,
         text_cache_dir: str | None | bool = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
@@ -160,6 +164,7 @@ class OpenVocabSegmentor(BaseSegmentor):
             raise ValueError("cluster_vote needs mode='whole' and a last block with a "
                              "self-correlation (last_block='cliptrase')")
         self.cluster_vote = dict(cluster_vote) if cluster_vote is not None else None
+        self.cls_reweight = cls_reweight
         self.text_cache = None if text_cache_dir is False else TextEmbeddingCache(text_cache_dir)
         self._text_embeddings: dict[Vocabulary, torch.Tensor] = {}
         self.requires_grad_(False)
@@ -199,6 +204,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         out = self.encoder(windows.to(dtype), return_blocks=blocks)
         dense = F.normalize(out.dense.float(), dim=1)
         logits = torch.einsum('ndhw,sd->nshw', dense, text)
+        if self.cls_reweight:
+            image_cos = F.normalize(out.cls.float(), dim=-1) @ text.t()  # (N, S)
+            logits = logits * image_cos[:, :, None, None]
         if self.prompt_denoise is not None:
             logits = prompt_denoising(logits, self.prompt_denoise)
         if self.key_smoothing is not None:
