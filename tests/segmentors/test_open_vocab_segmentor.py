@@ -217,3 +217,11 @@ def test_cls_reweight_multiplies_by_image_level_cosine(tmp_path):
     expected = plain.window_logits(image, text) * image_cos[:, :, None, None]
     torch.testing.assert_close(weighted.window_logits(image, text), expected, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_key_smoothing_needs_a_vit_tower(tmp_path):
+    from dense_clip.testing import tiny_resnet_config
+
+    with pytest.raises(ValueError, match='key_smoothing.*resnet'):
+        build(tmp_path, clip=dict(model_cfg=tiny_resnet_config()), mode='whole',
+              key_smoothing=1.0)

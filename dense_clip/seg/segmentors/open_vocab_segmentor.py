@@ -158,6 +158,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.patch_remainder = patch_remainder
         self.pamr = PAMR(**pamr) if pamr else None
         self.prompt_denoise = prompt_denoise
+        if key_smoothing is not None and self.encoder.arch != 'vit':
+            raise ValueError('key_smoothing reads the last transformer block\'s keys: it needs a '
+                             f'ViT CLIP, got a {self.encoder.arch} image tower')
         self.key_smoothing = key_smoothing
         if cluster_vote is not None and (
                 mode != 'whole' or not getattr(self.encoder.last_block, 'extra_inputs', ())):
