@@ -28,7 +28,7 @@ def parse_args() -> argparse.Namespace:
                         help='image file (default: the bundled synthetic sample)')
     parser.add_argument('--classes', help='comma-separated class names ("|" joins synonyms); '
                         "default: the config's vocabulary")
-    parser.add_argument('--method', default='cliptrase', choices=METHODS,
+    parser.add_argument('--method', default='maskclip', choices=METHODS,
                         help='last-block strategy of the default embedded config (default: the '
                         'best on the synthetic benchmark, see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')

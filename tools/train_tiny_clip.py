@@ -36,25 +36,29 @@ import synthetic_probe  # noqa: E402
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=450)
+    p.add_argument('--steps', type=int, default=4500)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--wd', type=float, default=0.1)
     p.add_argument('--warmup', type=int, default=50)
-    p.add_argument('--pool-size', type=int, default=12000, help='pre-rendered training scenes')
+    p.add_argument('--pool-size', type=int, default=24000, help='pre-rendered training scenes')
     p.add_argument('--counts', type=float, nargs='+', default=[0.15, 0.55, 0.2, 0.1],
                    help='probabilities of 0, 1, 2, ... objects per training scene')
     p.add_argument('--background-prob', type=float, default=0.5,
                    help='probability that a caption names the background material')
-    p.add_argument('--attr-prob', type=float, default=0.3,
+    p.add_argument('--attr-prob', type=float, default=0.5,
                    help='probability that an object phrase names its colour or texture only')
     p.add_argument('--radius', type=float, nargs=2, default=[12.0, 22.0])
+    p.add_argument('--closeup-prob', type=float, default=0.0,
+                   help='probability that a training scene is a close-up of one object')
+    p.add_argument('--closeup-radius', type=float, nargs=2, default=[28.0, 44.0])
     p.add_argument('--pool-type', default='avg', choices=['avg', 'tok'])
     p.add_argument('--width', type=int, default=128)
-    p.add_argument('--layers', type=int, default=4)
+    p.add_argument('--layers', type=int, default=2)
     p.add_argument('--text-width', type=int, default=128)
-    p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--workers', type=int, default=2, help='processes rendering the pool')
+    p.add_argument('--text-layers', type=int, default=4)
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1, help='processes rendering the pool')
     p.add_argument('--out', default=str(tc.CHECKPOINT))
     p.add_argument('--log-every', type=int, default=200)
     p.add_argument('--device', default='cpu')
@@ -66,18 +70,22 @@ def model_cfg(args: argparse.Namespace) -> dict:
     """The open_clip config dict for these arguments."""
     cfg = copy.deepcopy(tc.TINY_CLIP_CFG)
     cfg['vision_cfg'].update(pool_type=args.pool_type, width=args.width, layers=args.layers)
-    cfg['text_cfg'].update(width=args.text_width)
+    cfg['text_cfg'].update(width=args.text_width, layers=args.text_layers)
     return cfg
 
 
 def _render_chunk(job: tuple) -> tuple[np.ndarray, list]:
-    seed, start, stop, counts, radius = job
+    seed, start, stop, counts, radius, closeup_prob, closeup_radius = job
     seen = [c for c in world.categories() if c.seen]
     images, metas = [], []
     for i in range(start, stop):
         rng = np.random.default_rng([seed, 1, i])
-        cats = world.sample_categories(rng, seen, tuple(counts))
-        scene = world.render_scene(rng, cats, radius_range=tuple(radius))
+        if closeup_prob > 0 and rng.random() < closeup_prob:
+            cats = [seen[int(rng.integers(len(seen)))]]
+            scene = world.render_scene(rng, cats, radius_range=tuple(closeup_radius))
+        else:
+            cats = world.sample_categories(rng, seen, tuple(counts))
+            scene = world.render_scene(rng, cats, radius_range=tuple(radius))
         images.append(scene.image)
         metas.append(([o.category.index for o in scene.objects], scene.background))
     return np.stack(images), metas
@@ -86,7 +94,8 @@ def _render_chunk(job: tuple) -> tuple[np.ndarray, list]:
 def render_pool(args: argparse.Namespace) -> tuple[np.ndarray, list]:
     """Renders the training scenes: (N, 64, 64, 3) uint8 and per scene (category ids, material)."""
     n, chunk = args.pool_size, 1000
-    jobs = [(args.seed, s, min(s + chunk, n), args.counts, args.radius) for s in range(0, n, chunk)]
+    jobs = [(args.seed, s, min(s + chunk, n), args.counts, args.radius, args.closeup_prob,
+             args.closeup_radius) for s in range(0, n, chunk)]
     if args.workers > 1:
         with mp.get_context('fork').Pool(args.workers) as pool:
             parts = pool.map(_render_chunk, jobs)

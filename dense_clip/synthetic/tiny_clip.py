@@ -39,7 +39,7 @@ TINY_CLIP_CFG: dict[str, Any] = {
         'image_size': 64,
         'patch_size': 8,
         'width': 128,
-        'layers': 4,
+        'layers': 2,
         'head_width': 32,
         'mlp_ratio': 4.0,
         'pool_type': 'avg',

@@ -1,9 +1,11 @@
 """The embedded tiny CLIP's dense features stay well above chance on the synthetic benchmark.
 
 Floors are set from measurements on these 40 seeded validation images
-(tools/benchmark_synthetic.py --n-val 40): chance 0.99, vanilla 2.68, MaskCLIP 10.25,
-CLIPtrase 13.43 mIoU. A regression in any dense-feature code path (encoder, last-block strategy,
-text classifier, segmentor, metric wiring) pulls them down.
+(tools/benchmark_synthetic.py --n-val 40): chance 0.99, all background 3.02, vanilla 16.78,
+MaskCLIP 33.39, SCLIP 34.90, ClearCLIP 23.11, NACLIP 28.58, CLIPtrase (with its cluster vote)
+36.72 mIoU. Each floor is about 80% of its measurement. A regression in any dense-feature code
+path (encoder, last-block strategy, text classifier, segmentor, PAMR, metric wiring) pulls one
+of them down.
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ def vanilla_miou(bench, tmp_path_factory):
     return module.evaluate_method('vanilla', root, tmp_path_factory.mktemp('vanilla'))[0]
 
 
-@pytest.mark.parametrize('method, floor', [('maskclip', 8.0), ('cliptrase', 10.0)])
+def test_vanilla_beats_floor(vanilla_miou):
+    assert vanilla_miou >= 13.0, vanilla_miou
+
+
+@pytest.mark.parametrize('method, floor, margin', [
+    ('maskclip', 27.0, 10.0), ('sclip', 28.0, 10.0), ('cliptrase', 29.0, 10.0),
+    ('naclip', 23.0, 5.0), ('clearclip', 18.0, 3.0)])
 def test_training_free_methods_beat_floor_and_vanilla(bench, vanilla_miou, tmp_path, method,
-                                                      floor):
+                                                      floor, margin):
     module, root = bench
     miou, _ = module.evaluate_method(method, root, tmp_path)
-    vanilla = vanilla_miou
     assert miou >= floor, miou
-    assert miou > 2 * vanilla, (miou, vanilla)
+    assert miou >= vanilla_miou + margin, (miou, vanilla_miou)
