@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,6 +14,16 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 HELPERS = Path(__file__).resolve().parent / 'helpers'
+
+
+def load_tool(relpath: str) -> ModuleType:
+    """Imports a script under ``tools/`` (not a package) as a fresh module."""
+    path = REPO / 'tools' / relpath
+    name = 'tool_' + relpath.removesuffix('.py').replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_toy_seg_dataset(root: Path, num_train: int = 8, num_val: int = 2, size: int = 32) -> Path:

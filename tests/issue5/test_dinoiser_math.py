@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import torch
@@ -20,7 +19,7 @@ from dense_clip.models.dinoiser import (
     to_authors,
     to_dense_clip,
 )
-from tests.conftest import REPO
+from tests.conftest import load_tool
 
 
 def test_pooled_refinement_matches_the_loop_formula():
@@ -114,19 +113,15 @@ def test_key_mapping_round_trip():
         == ours.keys()
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'clip_dinoiser_converter', REPO / 'tools' / 'model_converters' / 'clip_dinoiser.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_converter():
+    return load_tool('model_converters/clip_dinoiser.py')
 
 
 def test_converter_round_trip_through_files(tmp_path):
     ckpt = authors_checkpoint()
     src = tmp_path / 'last.pt'
     torch.save(ckpt, src)
-    tool = load_tool()
+    tool = load_converter()
     tool.convert(src, tmp_path / 'ours.pth')
     tool.convert(tmp_path / 'ours.pth', tmp_path / 'ours.safetensors')
     tool.convert(tmp_path / 'ours.safetensors', tmp_path / 'back.pt', to_authors_layout=True)
@@ -140,5 +135,5 @@ def test_converter_cli(tmp_path, monkeypatch, capsys):
     torch.save(authors_checkpoint(), tmp_path / 'last.pt')
     monkeypatch.setattr(sys, 'argv', ['clip_dinoiser.py', str(tmp_path / 'last.pt'),
                                       str(tmp_path / 'ours.pth')])
-    load_tool().main()
+    load_converter().main()
     assert 'corr_head.conv.weight: (16, 32, 3, 3)' in capsys.readouterr().out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -14,15 +13,11 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from dense_clip.seg.datasets.ade847_categories import ADE847_CATEGORIES
-from tests.conftest import REPO
+from tests.conftest import load_tool
 
 
-def load_tool(name: str) -> ModuleType:
-    path = REPO / 'tools' / 'dataset_converters' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'converter_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_converter(name: str) -> ModuleType:
+    return load_tool(f'dataset_converters/{name}.py')
 
 
 def read(path: Path) -> np.ndarray:
@@ -31,7 +26,7 @@ def read(path: Path) -> np.ndarray:
 
 
 def test_coco_object_from_stuffthingmaps(tmp_path: Path) -> None:
-    tool = load_tool('coco_object')
+    tool = load_converter('coco_object')
     ann_dir = tmp_path / 'annotations' / 'val2017'
     ann_dir.mkdir(parents=True)
     # COCO-Stuff values are category id - 1: person, stop sign (id 13), giraffe (25), toothbrush
@@ -61,7 +56,7 @@ def uncompressed_rle(mask: np.ndarray) -> dict:
 def test_coco_object_from_instances(tmp_path: Path) -> None:
     from pycocotools import mask as mask_api
 
-    tool = load_tool('coco_object')
+    tool = load_converter('coco_object')
     height, width = 40, 56
     crowd = np.zeros((height, width), bool)
     crowd[30:38, 2:12] = True
@@ -111,7 +106,7 @@ def write_ade_full_image(folder: Path, name: str, ade_ids: np.ndarray) -> None:
 
 
 def test_ade847_converter_and_dataset(tmp_path: Path) -> None:
-    tool = load_tool('ade847')
+    tool = load_converter('ade847')
     root = tmp_path / 'ADE20K_2021_17_01'
     known = {ade_id for ade_id, _ in ADE847_CATEGORIES}
     unknown = next(i for i in range(1, 4000) if i not in known)
@@ -159,7 +154,7 @@ def test_ade847_converter_and_dataset(tmp_path: Path) -> None:
 def test_pascal_context459_converter(tmp_path: Path) -> None:
     from scipy.io import savemat
 
-    tool = load_tool('pascal_context459')
+    tool = load_converter('pascal_context459')
     root = tmp_path / 'VOCdevkit' / 'VOC2010'
     (root / 'trainval').mkdir(parents=True)
     label_map = np.array([[0, 1, 256], [257, 459, 1]], np.uint16)
@@ -186,6 +181,6 @@ def test_pascal_context459_converter(tmp_path: Path) -> None:
 def test_converters_name_missing_inputs(
     tool_name: str, argv: list[str], message: str, tmp_path: Path
 ) -> None:
-    tool = load_tool(tool_name)
+    tool = load_converter(tool_name)
     with pytest.raises(SystemExit, match=message):
         tool.main([arg.format(root=tmp_path) for arg in argv])

@@ -8,13 +8,12 @@ thresholds, PAMR, dataset type, label loading, metric) is the config's own.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import pytest
 
 from dense_clip.testing_datasets import write_benchmark_dataset
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 from tests.test_configs import TINY_VIT
 
 METHODS = ('maskclip', 'sclip', 'clearclip', 'naclip', 'naclip-nopamr', 'cliptrase',
@@ -28,10 +27,7 @@ BENCHMARKS = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_s
 
 
 def load_test_tool():
-    spec = importlib.util.spec_from_file_location('dense_clip_tools_test', REPO / 'tools/test.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('test.py')
 
 
 @pytest.fixture(scope='module')

@@ -10,21 +10,16 @@ of them down.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from dense_clip.synthetic.dataset import write_dataset
-from tests.conftest import REPO
+from tests.conftest import load_tool
 
 
 @pytest.fixture(scope='module')
 def bench(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location('benchmark_synthetic',
-                                                  REPO / 'tools/benchmark_synthetic.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool('benchmark_synthetic.py')
     root = tmp_path_factory.mktemp('synthetic')
     write_dataset(root, seed=0, n_train=0, n_val=40)
     return module, root

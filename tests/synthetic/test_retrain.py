@@ -7,26 +7,20 @@ The shipped checkpoint's own 45-minute retrain is checked by the same tool,
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 
 TINY_ARGS = ['--steps', '3', '--pool-size', '32', '--batch-size', '8', '--width', '32',
              '--text-width', '32', '--layers', '1', '--warmup', '1', '--threads', '1',
              '--workers', '1', '--probe-val', '4']
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_tiny_clip_retrain', REPO / 'tools/check_tiny_clip_retrain.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = 'check_tiny_clip_retrain.py'
 
 
 @pytest.fixture(scope='module')
@@ -38,7 +32,7 @@ def tiny_ckpt(tmp_path_factory):
 
 
 def test_recorded_command_reproduces_bit_for_bit(tiny_ckpt, tmp_path, capsys):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     tool.main(['--ckpt', str(tiny_ckpt), '--keep', str(tmp_path)])
     report = capsys.readouterr().out
     assert 'bit-for-bit reproduction' in report and 'within tolerance' in report
@@ -50,7 +44,7 @@ def test_recorded_command_reproduces_bit_for_bit(tiny_ckpt, tmp_path, capsys):
 
 
 def test_compare_flags_metrics_out_of_tolerance():
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     old = {'sha256': 'a', 'probe': {'zs_acc': 0.80, 'maskclip/prompt': 0.40, 'sclip/prompt': 0.38}}
     near = {'sha256': 'b', 'probe': {'zs_acc': 0.81, 'maskclip/prompt': 0.42, 'sclip/prompt': 0.36}}
     far = {'sha256': 'c', 'probe': {'zs_acc': 0.81, 'maskclip/prompt': 0.33, 'sclip/prompt': 0.38}}
@@ -62,7 +56,7 @@ def test_compare_flags_metrics_out_of_tolerance():
 
 
 def test_recorded_command_must_be_the_training_script(tmp_path):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     with pytest.raises(ValueError, match='train_tiny_clip'):
         tool.retrain_command({'command': 'python tools/train.py cfg.py'}, tmp_path / 'x')
     argv = tool.retrain_command({'command': 'python tools/train_tiny_clip.py --steps 5 --out a.st'},
