@@ -11,7 +11,7 @@ never over the shipped checkpoint), then compares:
   seed.
 
 Exit status 0 when the retrained model is within tolerance, 1 when it is not, 2 on bad input.
-The full command takes as long as the original training (about 45 minutes on 2 CPU cores).
+The full command takes as long as the original training (38 minutes on one CPU core).
 
     python tools/check_tiny_clip_retrain.py [--ckpt PATH] [--keep DIR]
 """

@@ -5,8 +5,9 @@ scratch with the symmetric contrastive loss. Captions that occur several times i
 encoded once and count as one text with several positive images (uniform soft target on the
 text->image side), so identical captions are never pushed apart. Only seen categories appear.
 
-Example (the shipped checkpoint's command is recorded in its JSON):
-    python tools/train_tiny_clip.py --threads 2 --workers 2
+The defaults are the shipped checkpoint's recipe; its exact command is recorded in its JSON:
+    python tools/train_tiny_clip.py --seed 0 --steps 4500 --pool-size 24000 --layers 2 \
+        --attr-prob 0.5 --threads 1 --workers 1 --log-every 250
 """
 
 from __future__ import annotations
