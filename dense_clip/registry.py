@@ -1,4 +1,4 @@
-"""dense_clip's registries, wired into mmengine, mmseg and mmdet.
+"""Every dense_clip registry, and the one builder for its own component registries.
 
 Building blocks shared by segmentation and detection (CLIP towers, dense heads, model wrappers)
 register into mmengine's root registries. mmseg's and mmdet's registries are children of those
@@ -6,6 +6,12 @@ roots and fall back to them, so one class serves both tasks and a segmentation c
 to import mmdet. Task-level modules (segmentors, detectors, datasets, metrics) register into the
 task package's own registry, reached here lazily: ``SEG_MODELS`` imports mmseg on first use and
 ``DET_MODELS`` imports mmdet on first use.
+
+dense_clip's own component registries (last-block strategies, proxy models, CLIP-DINOiser
+teachers, segmentation heads and steps) are plain mmengine registries with ``locations``: the
+modules that fill them are imported on first lookup, so no module has to import another just to
+register it (no import cycles). They are built with :func:`build_component`, which matches names
+case-insensitively and lists the valid names on a miss.
 
 Configs activate dense_clip with::
 
@@ -15,10 +21,35 @@ Configs activate dense_clip with::
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from mmengine.registry import MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
 
-__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS']
+__all__ = [
+    'LAST_BLOCKS',
+    'MODELS',
+    'MODEL_WRAPPERS',
+    'PROXY_MODELS',
+    'SEG_HEADS',
+    'SEG_STEPS',
+    'TEACHERS',
+    'TRANSFORMS',
+    'build_component',
+]
+
+#: Strategies for the last block of a CLIP image tower (MaskCLIP, SCLIP, ..., ProxyCLIP).
+LAST_BLOCKS = Registry(
+    'clip last block',
+    locations=['dense_clip.models.clip.last_block', 'dense_clip.models.clip.proxy_attention'],
+)
+#: Proxy vision models giving patch features (DINO, DINOv2, SAM image encoder).
+PROXY_MODELS = Registry('proxy model', locations=['dense_clip.models.proxy.zoo'])
+#: Training targets for CLIP-DINOiser's heads.
+TEACHERS = Registry('dinoiser teacher', locations=['dense_clip.models.dinoiser.teachers'])
+#: Open-vocabulary segmentation heads: a dense pass + text embeddings -> per-name scores.
+SEG_HEADS = Registry('segmentation head', locations=['dense_clip.seg.heads'])
+#: Segmentation steps applied to scores, probabilities or labels (PAMR, cluster vote, ...).
+SEG_STEPS = Registry('segmentation step', locations=['dense_clip.seg.steps'])
 
 # Names under which the task registries are reachable, and where they come from.
 _TASK_REGISTRIES = {
@@ -31,7 +62,9 @@ _TASK_REGISTRIES = {
     'DET_DATASETS': ('mmdet.registry', 'DATASETS'),
     'DET_TRANSFORMS': ('mmdet.registry', 'TRANSFORMS'),
     'DET_METRICS': ('mmdet.registry', 'METRICS'),
+    'DET_HOOKS': ('mmdet.registry', 'HOOKS'),
 }
+
 
 def __getattr__(name: str) -> Registry:
     """Returns a task registry (importing its package) on first access."""
@@ -40,3 +73,39 @@ def __getattr__(name: str) -> Registry:
     module_name, attr = _TASK_REGISTRIES[name]
     return getattr(importlib.import_module(module_name), attr)
 
+
+def build_component(registry: Registry, cfg: Any, base: type | None = None) -> Any:
+    """Builds an entry of one of dense_clip's component registries.
+
+    Args:
+        registry: ``LAST_BLOCKS``, ``PROXY_MODELS``, ``TEACHERS``, ``SEG_HEADS`` or
+            ``SEG_STEPS``.
+        cfg: an instance of ``base`` (returned as is), a registered name (any case), or a dict
+            whose ``type`` is a registered name or a class; the other keys are its arguments.
+        base: the class every entry derives from; lets instances pass through unchanged.
+
+    Returns:
+        The built object.
+
+    Raises:
+        ValueError: unknown name or a config without a type; the message lists the valid names.
+    """
+    if base is not None and isinstance(cfg, base):
+        return cfg
+    registry.import_from_location()
+    valid = sorted(registry.module_dict)
+    cfg = {'type': cfg} if isinstance(cfg, str) else dict(cfg or {})
+    kind = cfg.pop('type', None)
+    if isinstance(kind, str):
+        by_lower = {name.lower(): name for name in registry.module_dict}
+        if kind.lower() not in by_lower:
+            raise ValueError(f'unknown {registry.name} {kind!r}; valid: {valid}')
+        factory = registry.module_dict[by_lower[kind.lower()]]
+    elif isinstance(kind, type) and (base is None or issubclass(kind, base)):
+        factory = kind
+    else:
+        raise ValueError(f'a {registry.name} config needs a type (a name or a class), got '
+                         f'{kind!r}; valid: {valid}')
+    # Instantiated directly: Registry.build would switch to the caller's default scope (mmseg,
+    # mmdet), which these standalone registries do not belong to.
+    return factory(**cfg)

@@ -27,8 +27,32 @@ def test_segmentation_side_works_without_mmdet():
             "import dense_clip.seg\n"
             "from mmseg.registry import DATASETS, MODELS\n"
             "assert MODELS.get('OpenVocabSegmentor') is not None\n"
-            "assert MODELS.get('CLIPDINOiserSegmentor') is not None\n"
+            "from dense_clip.registry import SEG_HEADS, SEG_STEPS, LAST_BLOCKS\n"
+            "for r in (SEG_HEADS, SEG_STEPS, LAST_BLOCKS): r.import_from_location()\n"
+            "assert 'DINOiserHead' in SEG_HEADS.module_dict\n"
+            "assert 'PAMR' in SEG_STEPS.module_dict and 'ProxyCLIP' in LAST_BLOCKS.module_dict\n"
             "assert DATASETS.get('COCOObjectDataset') is not None\n")
     result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('name', ['LAST_BLOCKS', 'PROXY_MODELS', 'TEACHERS', 'SEG_HEADS',
+                                  'SEG_STEPS'])
+def test_component_registries_fill_lazily_and_name_valid_choices(name):
+    reg = getattr(registry, name)
+    reg.import_from_location()
+    assert reg.module_dict, f'{name} is empty after importing its locations'
+    with pytest.raises(ValueError, match='valid: ') as info:
+        registry.build_component(reg, 'no-such-entry')
+    assert sorted(reg.module_dict)[0] in str(info.value)
+
+
+def test_build_component_is_case_insensitive_and_passes_instances_through():
+    from dense_clip.seg.steps import PAMR, SegStep
+
+    step = registry.build_component(registry.SEG_STEPS, dict(type='pamr', num_iter=2))
+    assert isinstance(step, PAMR) and step.num_iter == 2
+    assert registry.build_component(registry.SEG_STEPS, step, SegStep) is step
+    with pytest.raises(ValueError, match='needs a type'):
+        registry.build_component(registry.SEG_STEPS, dict(num_iter=2))

@@ -6,7 +6,6 @@ _base_ = [
     '../_base_/datasets/ov_ade150.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='ade150')
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

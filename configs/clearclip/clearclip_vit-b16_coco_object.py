@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/datasets/ov_coco_object.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='coco_object', prob_thresh=0.4)
+model = dict(prob_thresh=0.4)
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

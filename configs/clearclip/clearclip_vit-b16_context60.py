@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='context60', prob_thresh=0.15)
+model = dict(prob_thresh=0.15)
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_voc20.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='voc20')
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

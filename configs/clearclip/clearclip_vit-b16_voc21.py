@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='voc21', prob_thresh=0.5)
+model = dict(prob_thresh=0.5)
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

@@ -5,6 +5,3 @@ _base_ = [
     '../_base_/datasets/ov_coco_stuff171.py',
     '../_base_/default_runtime_seg.py',
 ]
-# Registers CLIPDINOiserSegmentor whether or not dense_clip.seg imports it.
-custom_imports = dict(imports=['dense_clip.seg', 'dense_clip.seg.segmentors.clip_dinoiser'])
-model = dict(vocabulary='coco_stuff171')

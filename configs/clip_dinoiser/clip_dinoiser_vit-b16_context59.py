@@ -5,9 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_context59.py',
     '../_base_/default_runtime_seg.py',
 ]
-# Registers CLIPDINOiserSegmentor whether or not dense_clip.seg imports it.
-custom_imports = dict(imports=['dense_clip.seg', 'dense_clip.seg.segmentors.clip_dinoiser'])
-model = dict(vocabulary='context59')
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_context459.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='context459')
 # 16-bit labels: mmcv's pillow resize takes uint8 only, so image and labels resize with cv2.
 test_pipeline = [t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')] + [
     dict(t, backend='cv2') if t.type == 'Resize' else t for t in _base_.centre_crop_steps

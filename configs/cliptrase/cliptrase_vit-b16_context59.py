@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_context59.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='context59')
 test_pipeline = [
     t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')
 ] + _base_.centre_crop_steps

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/default_runtime_seg.py',
 ]
 # The authors multiply VOC20's patch logits by the image-level (CLS) logits.
-model = dict(vocabulary='voc20', cls_reweight=True)
+model = dict(steps=[dict(type='ClsReweight'), dict(type='ClusterVote', eps=0.7, min_samples=3)])
 test_pipeline = [
     t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')
 ] + _base_.centre_crop_steps

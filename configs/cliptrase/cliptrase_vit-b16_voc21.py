@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='voc21')
 test_pipeline = [
     t for t in _base_.test_pipeline if t.type not in ('Resize', 'PackSegInputs')
 ] + _base_.centre_crop_steps

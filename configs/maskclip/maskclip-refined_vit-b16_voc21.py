@@ -2,4 +2,4 @@
 # patch re-voted over key affinities) and prompt denoising (names below 0.5 confidence
 # everywhere dropped); the re-evaluated numbers in README use neither.
 _base_ = ['./maskclip_vit-b16_voc21.py']
-model = dict(key_smoothing=1.0, prompt_denoise=0.5)
+model = dict(steps=[dict(type='PromptDenoise', threshold=0.5), dict(type='KeySmoothing', vote_thresh=1.0)])

@@ -5,4 +5,3 @@ _base_ = [
     '../_base_/datasets/ov_coco_stuff171.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='coco_stuff171')

@@ -5,4 +5,4 @@ _base_ = [
     '../_base_/datasets/ov_coco_object.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='coco_object', prob_thresh=0.1)
+model = dict(prob_thresh=0.1)

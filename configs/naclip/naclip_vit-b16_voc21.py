@@ -5,4 +5,4 @@ _base_ = [
     '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='voc21', prob_thresh=0.1)
+model = dict(prob_thresh=0.1)

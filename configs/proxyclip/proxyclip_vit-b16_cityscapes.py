@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/datasets/ov_cityscapes.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='cityscapes', crop_size=224, stride=112)
+model = dict(test_cfg=dict(crop_size=224, stride=112))
 test_pipeline = [
     dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

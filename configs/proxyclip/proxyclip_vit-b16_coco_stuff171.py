@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/datasets/ov_coco_stuff171.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='coco_stuff171')
 test_pipeline = [
     dict(t, scale=(2048, 336)) if t.type == 'Resize' else t for t in _base_.test_pipeline
 ]

@@ -5,4 +5,3 @@ _base_ = [
     '../_base_/datasets/ov_ade150.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='ade150')

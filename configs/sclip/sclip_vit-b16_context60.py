@@ -5,4 +5,4 @@ _base_ = [
     '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(vocabulary='context60', logit_scale=50.0, prob_thresh=0.1)
+model = dict(logit_scale=50.0, prob_thresh=0.1)

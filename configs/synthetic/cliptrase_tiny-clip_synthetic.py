@@ -6,4 +6,7 @@ _base_ = [
 ]
 # With CLIPtrase's cluster vote (DBSCAN eps 0.7 / min_samples 3, as the authors set for ViT-B/16
 # at 224 px): on this benchmark 34.74 mIoU with it, 33.66 without (200 val images).
-model = dict(last_block='cliptrase', cluster_vote=dict(eps=0.7, min_samples=3))
+model = dict(
+    encoder=dict(last_block='cliptrase'),
+    steps=[dict(type='ClusterVote', eps=0.7, min_samples=3)],
+)

@@ -4,4 +4,4 @@ _base_ = [
     '../_base_/datasets/synthetic.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(last_block='maskclip')
+model = dict(encoder=dict(last_block='maskclip'))

@@ -5,4 +5,7 @@ _base_ = [
     '../_base_/default_runtime_seg.py',
 ]
 # NACLIP's own protocol refines with PAMR (10 steps, dilations 8 and 16).
-model = dict(last_block='naclip', pamr=dict(_delete_=True, num_iter=10, dilations=(8, 16)))
+model = dict(
+    encoder=dict(last_block='naclip'),
+    steps=[dict(type='PAMR', num_iter=10, dilations=(8, 16))],
+)

@@ -14,6 +14,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
+from dense_clip.engine.config import apply_dataset_vocabulary
+
 __all__ = ['SegmentationInferencer', 'SegmentationResult']
 
 
@@ -49,7 +51,7 @@ class SegmentationInferencer:
                  device: str = 'cpu') -> None:
         if not Path(config).is_file():
             raise FileNotFoundError(f'config file not found: {config}')
-        cfg = Config.fromfile(str(config))
+        cfg = apply_dataset_vocabulary(Config.fromfile(str(config)))
         import_modules_from_strings(**cfg.get('custom_imports', dict(imports=[])))
         init_default_scope(cfg.get('default_scope', 'mmseg'))
         from mmseg.registry import MODELS
@@ -70,14 +72,12 @@ class SegmentationInferencer:
 
         Args:
             image_path: image file (any PIL-readable format; see ``LoadImageChecked``).
-            classes: a vocabulary for this image (list of names or of synonym lists); None
+            classes: a vocabulary for this image (anything ``build_vocabulary`` takes); None
                 uses the config's.
         """
-        from dense_clip.seg.segmentors.open_vocab_segmentor import vocabulary_from_config
-
         data = self.pipeline(dict(img_path=str(image_path)))
-        vocabulary = vocabulary_from_config(classes if classes is not None
-                                            else self.model.vocabulary)
+        vocabulary = self.model.vocabulary_of(None if classes is None
+                                              else {'vocabulary': classes})
         data['data_samples'].set_metainfo(dict(vocabulary=vocabulary))
         sample = self.model.test_step(pseudo_collate([data]))[0]
         from dense_clip.seg.transforms import read_image_rgb

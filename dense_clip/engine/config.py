@@ -7,7 +7,7 @@ import os
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'TASKS', 'load_config', 'parse_tool_args']
+__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'load_config', 'parse_tool_args']
 
 # default_scope of a config -> the task package dense_clip wires it to.
 TASKS = {'mmseg': 'segmentation', 'mmdet': 'detection'}
@@ -30,10 +30,26 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
         raise ValueError(
             f'{path}: default_scope={scope!r}; dense_clip configs use one of {sorted(TASKS)}'
         )
+    apply_dataset_vocabulary(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(path))[0])
+    return cfg
+
+
+def apply_dataset_vocabulary(cfg: Config) -> Config:
+    """Uses the dataset config's ``classnames`` as the model's vocabulary where none is set.
+
+    Segmentation dataset bases name their class list (``classnames = 'voc21'``); a model whose
+    ``text.vocabulary`` is None (the default of every method base) segments those classes. A
+    vocabulary set in the model config wins. Returns ``cfg`` (changed in place).
+    """
+    model = cfg.get('model')
+    classnames = cfg.get('classnames')
+    text = model.get('text') if isinstance(model, dict) else None
+    if classnames is not None and isinstance(text, dict) and text.get('vocabulary') is None:
+        text['vocabulary'] = classnames
     return cfg
 
 

@@ -1,9 +1,9 @@
 """Pure functions behind open-vocabulary segmentation inference.
 
-They follow the protocol shared by the training-free CLIP segmentation papers (see ANCHORS.md):
-mmseg's sliding-window grid, per-window logits upsampled to the window and averaged, softmax
-over all class names at a logit scale, max over each class's synonyms, then optional area and
-probability thresholds that hand pixels to the background class (index 0).
+They follow the protocol shared by the training-free CLIP segmentation papers (see
+``configs/_base_/protocols.md``): mmseg's sliding-window grid, per-window scores upsampled to
+the window and averaged, probabilities over all class names, the max over each class's synonyms,
+then optional area and probability thresholds that hand pixels to class 0.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from dense_clip.models.text import reduce_synonyms
 
 __all__ = [
     'finalise_prediction',
@@ -59,7 +61,7 @@ def pad_to_multiple(images: torch.Tensor,
 
 def slide_logits(
     images: torch.Tensor,
-    window_logits: Callable[[torch.Tensor], torch.Tensor],
+    window_scores: Callable[[torch.Tensor], torch.Tensor],
     num_outputs: int,
     crop: tuple[int, int],
     stride: tuple[int, int],
@@ -69,12 +71,12 @@ def slide_logits(
 
     Args:
         images: ``(1, 3, H, W)`` normalised image.
-        window_logits: maps ``(N, 3, h, w)`` windows (all the same size) to ``(N, S, h, w)``
+        window_scores: maps ``(N, 3, h, w)`` windows (all the same size) to ``(N, S, h, w)``
             logits at window resolution.
         num_outputs: S, the number of output channels.
         crop: window ``(h, w)``.
         stride: step ``(h, w)``.
-        windows_per_batch: how many windows go through ``window_logits`` at once.
+        windows_per_batch: how many windows go through ``window_scores`` at once.
 
     Returns:
         ``(1, S, H, W)`` logits, each pixel the mean over the windows that cover it.
@@ -88,7 +90,7 @@ def slide_logits(
     for start in range(0, len(boxes), max(windows_per_batch, 1)):
         chunk = boxes[start:start + max(windows_per_batch, 1)]
         windows = torch.cat([images[..., y1:y2, x1:x2] for y1, y2, x1, x2 in chunk])
-        logits = window_logits(windows).float()
+        logits = window_scores(windows).float()
         for (y1, y2, x1, x2), logit in zip(chunk, logits):
             total[0, :, y1:y2, x1:x2] += logit
             count[0, :, y1:y2, x1:x2] += 1
@@ -96,20 +98,18 @@ def slide_logits(
 
 
 def finalise_prediction(
-    logits: torch.Tensor,
+    name_probs: torch.Tensor,
     class_index: torch.Tensor,
     num_classes: int,
-    logit_scale: float,
     area_thresh: float | None = None,
     prob_thresh: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Turns cosine logits over class names into class probabilities and a label map.
+    """Turns per-name probabilities into class probabilities and a label map.
 
     Args:
-        logits: ``(S, H, W)`` cosine similarities, one channel per class name (synonym).
+        name_probs: ``(S, H, W)`` probabilities over the S class names (synonyms).
         class_index: ``(S,)`` long, the class of each name.
         num_classes: C.
-        logit_scale: multiplies ``logits`` before the softmax over all S names.
         area_thresh: if set, a non-background class whose argmax area is at most this fraction
             of all non-background argmax pixels has its probabilities zeroed.
         prob_thresh: pixels whose top class probability is below this become class 0.
@@ -117,10 +117,10 @@ def finalise_prediction(
     Returns:
         ``(C, H, W)`` probabilities (max over each class's names) and ``(1, H, W)`` long labels.
     """
-    probs_per_name = (logits.float() * logit_scale).softmax(dim=0)
-    index = class_index.view(-1, *([1] * (logits.dim() - 1))).expand_as(probs_per_name)
-    probs = probs_per_name.new_zeros((num_classes, *logits.shape[1:]))
-    probs = probs.scatter_reduce(0, index, probs_per_name, 'amax', include_self=False)
+    if class_index.numel() != name_probs.shape[0] or int(class_index.max()) >= num_classes:
+        raise ValueError(f'{name_probs.shape[0]} name channels do not match a class index of '
+                         f'{class_index.numel()} names over {num_classes} classes')
+    probs = reduce_synonyms(name_probs[None], class_index)[0].clone()
     if area_thresh is not None:
         labels = probs.argmax(dim=0)
         areas = torch.stack([(labels == c).sum() for c in range(1, num_classes)]).float()

@@ -16,6 +16,8 @@ from dense_clip.models.clip import (
     SCLIP,
     ClearCLIP,
     CLIPtrase,
+    DenseOutput,
+    DenseRequest,
     LastBlockStrategy,
     MaskCLIP,
     Vanilla,
@@ -179,10 +181,12 @@ def test_cliptrase_self_correlation(block, tokens):
             sims = sims + unit @ unit.transpose(-1, -2)
         corr = (sims / 3).mean(dim=1)  # average over heads: (B, N, N)
         expected = (corr[:, 1:, 1:] - corr[:, :1, 1:]).clamp(min=0)
-        extras = CLIPtrase().compute_extras({-2: (block, tokens)}, GRID)
+        out = DenseOutput(dense=tokens, cls=None, grid=GRID, block_inputs={-2: tokens})
+        extras = CLIPtrase().compute_extras(out, {-2: block})
     torch.testing.assert_close(extras['self_correlation'], expected, atol=ATOL, rtol=1e-5)
-    assert CLIPtrase().extra_inputs == (-2,)
-    assert CLIPtrase(correlation_block=None).extra_inputs == ()
+    assert CLIPtrase().request == DenseRequest(block_inputs=(-2,))
+    assert CLIPtrase().extras_names == ('self_correlation',)
+    assert CLIPtrase(correlation_block=None).request == DenseRequest()
 
 
 def test_maskclip_attention_is_identity(block, tokens):

@@ -18,7 +18,7 @@ from dense_clip.seg.datasets import (
     PascalContext459Dataset,
     PascalVOC20Dataset,
 )
-from dense_clip.testing_datasets import BENCHMARKS, expected_gt_sem_seg, write_benchmark_dataset
+from dense_clip.testing.datasets import BENCHMARKS, expected_gt_sem_seg, write_benchmark_dataset
 from tests.conftest import REPO
 
 CONFIG_DIR = REPO / 'configs' / '_base_' / 'datasets'

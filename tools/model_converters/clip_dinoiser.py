@@ -1,7 +1,7 @@
 """Converts CLIP-DINOiser head checkpoints between the authors' layout and dense_clip's.
 
 The authors release ``{'epoch', 'model_state_dict': {obj_proj.*, bkg_decoder.*}}``
-(wysoczanska/clip_dinoiser ``train.py``); dense_clip's ``CLIPDINOiserSegmentor`` holds the same
+(wysoczanska/clip_dinoiser ``train.py``); dense_clip's ``DINOiserHead`` holds the same
 tensors as ``corr_head.conv.*`` and ``bkg_head.conv.*``. Both directions are lossless.
 
     # authors' checkpoint -> dense_clip heads (.pth with 'state_dict', or .safetensors)
@@ -9,7 +9,7 @@ tensors as ``corr_head.conv.*`` and ``bkg_head.conv.*``. Both directions are los
     # dense_clip heads or a whole training checkpoint -> the authors' layout
     python tools/model_converters/clip_dinoiser.py work_dirs/x/iter_100.pth last.pt --to-authors
 
-Use the converted file as ``model.heads_checkpoint`` (the segmentor also reads the authors'
+Use the converted file as ``model.head.checkpoint`` (the head also reads the authors'
 layout directly).
 """
 

@@ -1,5 +1,5 @@
 # NACLIP: Hajimiri, Ben Ayed & Dolz, "Pay Attention to Your Neighbours", WACV 2025. ViT-B/16
-# mIoU (ANCHORS.md; VOC21/PC60/Object/VOC20/PC59/Stuff/City/ADE), with PAMR (this config):
+# mIoU (VOC21/PC60/Object/VOC20/PC59/Stuff/City/ADE), with PAMR (this config):
 # 64.1/35.0/36.2/83.0/38.4/25.7/38.3/19.1; no PAMR: 58.9/32.2/33.2/79.7/35.2/23.3/35.5/17.4.
 _base_ = ['../models/ov_segmentor_vit-b16.py']
 # Defaults of NACLIP.__init__ in sinahmr/NACLIP naclip.py: arch='reduced' (no residual, no FFN),
@@ -9,15 +9,6 @@ _base_ = ['../models/ov_segmentor_vit-b16.py']
 # DINO-style positional-embedding interpolation and remainder dropping in clip/model.py.
 # The no-PAMR variant is configs/naclip/naclip-nopamr_vit-b16_<benchmark>.py.
 model = dict(
-    last_block=dict(_delete_=True, type='naclip', gaussian_std=5.0),  # base: a name string
-    templates='openai_imagenet',
-    pos_embed_interp='authors',
-    logit_scale=40.0,
-    prob_thresh=0.0,
-    area_thresh=None,
-    mode='slide',
-    crop_size=224,
-    stride=112,
-    patch_remainder='drop',
-    pamr=dict(_delete_=True, num_iter=10, dilations=(8, 16)),  # base: None
+    encoder=dict(last_block=dict(_delete_=True, type='naclip', gaussian_std=5.0)),
+    steps=[dict(type='PAMR', num_iter=10, dilations=(8, 16))],
 )

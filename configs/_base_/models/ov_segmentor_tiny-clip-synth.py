@@ -3,14 +3,13 @@
 model = dict(
     type='OpenVocabSegmentor',
     clip=dict(model_name='dense_clip:tiny-clip-synth'),
-    last_block='vanilla',
-    vocabulary='synthetic',
+    encoder=dict(last_block='vanilla', pos_embed_interp='size'),
     # The caption templates the tiny CLIP was trained with (dense_clip.synthetic.world).
-    templates=['a photo of {}.', 'a picture of {}.', '{}.', 'an image of {}.'],
-    pos_embed_interp='size',
+    text=dict(vocabulary=None,
+              templates=['a photo of {}.', 'a picture of {}.', '{}.', 'an image of {}.']),
+    head=dict(type='CosineHead'),
+    steps=[],
     logit_scale=100.0,
     prob_thresh=0.0,
-    mode='whole',
-    patch_remainder='pad',
-    pamr=None,
+    test_cfg=dict(mode='whole', patch_remainder='pad'),
 )

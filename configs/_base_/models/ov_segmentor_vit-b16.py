@@ -1,5 +1,6 @@
-# Training-free open-vocabulary segmentor on OpenAI's CLIP ViT-B/16 (dense_clip.OpenVocabSegmentor).
-# Method configs set last_block and the protocol; benchmark bases set the vocabulary and data.
+# The open-vocabulary segmentor (dense_clip.seg.OpenVocabSegmentor) on OpenAI's CLIP ViT-B/16.
+# Method bases set the last block, the head, the steps and the protocol; benchmark bases set the
+# data and `classnames`, which the tools use as the vocabulary (model.text.vocabulary=None).
 # Another backbone is a one-line change, e.g.
 #   model = dict(clip=dict(model_name='ViT-L-14', pretrained='openai'))
 #   model = dict(clip=dict(model_name='ViT-B-16', pretrained='laion2b_s34b_b88k'))
@@ -7,17 +8,13 @@
 model = dict(
     type='OpenVocabSegmentor',
     clip=dict(model_name='ViT-B-16', pretrained='openai', precision='fp32'),
-    last_block='vanilla',
-    vocabulary='voc21',
-    templates='openai_imagenet',
-    pos_embed_interp='authors',
+    encoder=dict(last_block='vanilla', pos_embed_interp='authors'),
+    text=dict(vocabulary=None, templates='openai_imagenet'),
+    head=dict(type='CosineHead'),
+    steps=[],
     logit_scale=40.0,
     prob_thresh=0.0,
     area_thresh=None,
-    mode='slide',
-    crop_size=224,
-    stride=112,
-    windows_per_batch=4,
-    patch_remainder='drop',
-    pamr=None,
+    test_cfg=dict(mode='slide', crop_size=224, stride=112, windows_per_batch=4,
+                  patch_remainder='drop'),
 )

@@ -1,30 +1,28 @@
 # CLIP-DINOiser: Wysoczanska et al., "CLIP-DINOiser: Teaching CLIP a few DINO tricks for
-# open-vocabulary semantic segmentation", ECCV 2024. OpenCLIP ViT-B/16 mIoU (ANCHORS.md; VOC21/
-# PC60/Object/VOC20/PC59/Stuff/City/ADE): 62.1 / 32.4 / 34.8 / 80.9 / 35.9 / 24.6 / 31.7 / 20.0.
+# open-vocabulary semantic segmentation", ECCV 2024. OpenCLIP ViT-B/16 mIoU (VOC21/PC60/Object/
+# VOC20/PC59/Stuff/City/ADE): 62.1 / 32.4 / 34.8 / 80.9 / 35.9 / 24.6 / 31.7 / 20.0.
 _base_ = ['../../_base_/models/ov_segmentor_vit-b16.py']
 # wysoczanska/clip_dinoiser: configs/clip_dinoiser.yaml (feats_idx=-3, in_dim=256, gamma=0.2,
 # delta=0.99), configs/maskclip.yaml (OpenCLIP ViT-B-16 laion2b_s34b_b88k, use_templates=True:
 # 80 ImageNet templates), MaskClipHead.cls_seg (softmax of 100 x cosine), MaskClip.resize_pos_embed
 # (bicubic to the grid size), segmentation/configs/_base_/datasets/*.py (short side 448, slide
-# 448/224). apply_found (background head) only on VOC21 and COCO-Object (train.py validate).
-# heads_checkpoint: the authors' released head weights (their layout is read as is, or convert
+# 448/224). apply_found (background head) only on VOC21 and COCO-Object (main_eval.py evaluate).
+# head.checkpoint: the authors' released head weights (their layout is read as is, or convert
 # with tools/model_converters/clip_dinoiser.py).
 model = dict(
-    type='CLIPDINOiserSegmentor',
-    clip=dict(model_name='ViT-B-16', pretrained='laion2b_s34b_b88k', precision='fp32'),
-    last_block='maskclip',
-    feats_block=-3,
-    corr_dim=256,
-    corr_threshold=0.2,
-    apply_background=False,
-    delta=0.99,
-    background_scale=100.0,
-    heads_checkpoint='checkpoints/clip_dinoiser/last.pt',
-    templates='openai_imagenet',
-    pos_embed_interp='size',
+    clip=dict(pretrained='laion2b_s34b_b88k'),
+    encoder=dict(last_block='maskclip', pos_embed_interp='size'),
+    head=dict(
+        _delete_=True,
+        type='DINOiserHead',
+        feats_block=-3,
+        corr_dim=256,
+        corr_threshold=0.2,
+        apply_background=False,
+        delta=0.99,
+        background_scale=100.0,
+        checkpoint='checkpoints/clip_dinoiser/last.pt',
+    ),
     logit_scale=100.0,
-    mode='slide',
-    crop_size=448,
-    stride=224,
-    patch_remainder='drop',
+    test_cfg=dict(crop_size=448, stride=224),
 )

@@ -1,6 +1,7 @@
 """CLIP core: loading open_clip / OpenAI checkpoints, the dense encoder, last-block strategies."""
 
-from .dense_encoder import CLIPDenseEncoder, DenseOutput, resize_pos_embed
+from .dense_encoder import CLIPDenseEncoder, resize_pos_embed
+from .dense_pass import DenseOutput, DenseRequest
 from .last_block import (
     LAST_BLOCKS,
     NACLIP,
@@ -17,6 +18,7 @@ from .loading import build_openai_model, infer_openai_config, load_clip, read_st
 __all__ = [
     'CLIPDenseEncoder',
     'DenseOutput',
+    'DenseRequest',
     'resize_pos_embed',
     'LAST_BLOCKS',
     'LastBlockStrategy',

@@ -1,17 +1,19 @@
-"""Dense (per-patch) features from an open_clip image tower, in one pass.
+"""One dense pass of an open_clip image tower, and the typed result every head reads.
 
 ``CLIPDenseEncoder`` wraps the ``visual`` tower of an open_clip ``CLIP`` model (never a copy of
 it): a ``VisionTransformer`` or a ``ModifiedResNet``. It re-runs the tower's own modules in order so
 that it can (a) resize positional embeddings to any input grid, (b) hand the last block to a
-strategy from ``last_block.py`` (MaskCLIP, SCLIP, ClearCLIP, NACLIP, CLIPtrase, ...), and
-(c) return requested intermediate block outputs from the same pass.
+strategy from ``last_block.py`` (MaskCLIP, SCLIP, ClearCLIP, NACLIP, CLIPtrase, ProxyCLIP, ...),
+and (c) return, from the same single pass, whatever side outputs its consumers asked for in a
+:class:`DenseRequest` (intermediate block outputs, block inputs, the FFN input of a block, the
+last block's q/k/v). Segmentation heads, post-steps, detection's region encoder and SAM mask
+pooling all read the resulting :class:`DenseOutput`; none of them hooks into CLIP.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -20,35 +22,12 @@ from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer
 from torch import Tensor, nn
 
+from .dense_pass import DenseOutput, DenseRequest
 from .last_block import LastBlockStrategy, Vanilla, build_last_block
-from .ops import attnpool_global, vanilla_cls_token
+from .ops import attnpool_global, project_qkv, vanilla_cls_token
 
 PosEmbedInterp = Literal['size', 'authors']
 POS_EMBED_INTERP_MODES = ('size', 'authors')
-
-
-@dataclass
-class DenseOutput:
-    """What ``CLIPDenseEncoder.forward`` returns.
-
-    Attributes:
-        dense: (B, D, h, w) patch features in the joint image-text space (after ln_post and proj
-            for a ViT, even where open_clip applies ln_post only after pooling; after the
-            attention-pool projections for a ResNet). NOT L2-normalised.
-        cls: (B, D) global image embedding, or None for towers without one (pool_type 'none').
-        blocks: requested block outputs keyed by the index as requested (-3 = third from last).
-            ViT: (B, 1 + h*w, C) tokens, CLS first; the last block's entry is the strategy's
-            output. ResNet: stage outputs (B, C_i, H_i, W_i) over (stem, layer1, ..., layer4).
-        grid: (h, w) grid of ``dense``: the patch grid actually used, or the grid the last-block
-            strategy outputs (``output_grid``; ProxyCLIP: the proxy model's grid).
-        extras: strategy side outputs, e.g. CLIPtrase's 'self_correlation' (B, h*w, h*w).
-    """
-
-    dense: Tensor
-    cls: Tensor | None
-    blocks: dict[int, Tensor]
-    grid: tuple[int, int]
-    extras: dict[str, Tensor] = field(default_factory=dict)
 
 
 def resize_pos_embed(
@@ -92,6 +71,33 @@ def resize_pos_embed(
             )
     patches = grid.permute(0, 2, 3, 1).reshape(h * w, -1).to(pos.dtype)
     return torch.cat([lead, patches], dim=0)
+
+
+def _run_block_with_ffn_input(block: nn.Module, x: Tensor,
+                              batch_first: bool = True) -> tuple[Tensor, Tensor]:
+    """Runs an open_clip ``ResidualAttentionBlock`` in its two halves, keeping the FFN input.
+
+    Same operations in the same order as the block's own ``forward`` (so the output is
+    bit-identical): x + ls_1(attention(LN1 x)), then + ls_2(mlp(LN2 .)).
+
+    Args:
+        block: the block (batch-first tokens).
+        x: (B, N, C) tokens entering it.
+        batch_first: False for towers whose blocks run (N, B, C).
+
+    Returns:
+        (block output (B, N, C), LN2 output (B, N, C)), batch first.
+    """
+    if not all(hasattr(block, name) for name in ('attention', 'ln_1', 'ln_2', 'mlp', 'ls_1')) \
+            or hasattr(block, 'ln_attn'):
+        raise NotImplementedError(
+            f'ffn_inputs need an open_clip ResidualAttentionBlock, got {type(block).__name__}')
+    if not batch_first:
+        y, ffn_input = _run_block_with_ffn_input(block, x.transpose(0, 1))
+        return y.transpose(0, 1), ffn_input.transpose(0, 1)
+    mid = x + block.ls_1(block.attention(q_x=block.ln_1(x)))
+    ffn_input = block.ln_2(mid)
+    return mid + block.ls_2(block.mlp(ffn_input)), ffn_input
 
 
 class CLIPDenseEncoder(nn.Module):
@@ -195,38 +201,52 @@ class CLIPDenseEncoder(nn.Module):
             self._pos_cache[key] = hit
         return hit[1]
 
-    def _normalise_indices(self, return_blocks: Sequence[int]) -> dict[int, list[int]]:
+    def _normalise_indices(self, indices: Sequence[int]) -> dict[int, list[int]]:
         """Maps absolute block index -> requested keys; rejects out-of-range indices."""
         n = self.num_blocks
         wanted: dict[int, list[int]] = {}
-        for index in return_blocks:
+        for index in indices:
             if not -n <= index < n:
                 raise IndexError(f'block index {index} out of range for {n} blocks')
             wanted.setdefault(index % n, []).append(index)
         return wanted
 
     # ------------------------------------------------------------------------------------------
-    def forward(self, images: Tensor, return_blocks: Sequence[int] = ()) -> DenseOutput:
-        """Encodes images into dense joint-space features.
+    def forward(
+        self,
+        images: Tensor,
+        request: DenseRequest | None = None,
+        return_blocks: Sequence[int] = (),
+    ) -> DenseOutput:
+        """Encodes images into dense joint-space features, in one pass.
 
         Args:
             images: (B, 3, H, W) float, CLIP-normalised (mean/std of the model). Cast to the
                 tower's weight dtype (e.g. bf16).
-            return_blocks: block indices (Python style, negatives from the end) whose outputs to
-                return in ``DenseOutput.blocks``; taken from the same single pass.
+            request: side outputs to return (see :class:`DenseRequest`); the strategy's own
+                request is added to it.
+            return_blocks: shorthand for ``DenseRequest(blocks=return_blocks)``.
 
         Returns:
-            ``DenseOutput`` with dense (B, D, h, w), cls (B, D) or None, blocks, grid, extras.
+            ``DenseOutput`` with dense (B, D, h, w), cls (B, D) or None, grid and the requested
+            side outputs.
         """
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f'expected images (B, 3, H, W), got {tuple(images.shape)}')
-        wanted = self._normalise_indices(return_blocks)
+        request = DenseRequest.combine(
+            (request, DenseRequest(blocks=tuple(return_blocks)), self.last_block.request))
         if self.arch == 'resnet':
-            return self._forward_resnet(images, wanted)
-        return self._forward_vit(images, wanted)
+            if request.block_inputs or request.ffn_inputs or request.last_qkv:
+                raise ValueError('block_inputs, ffn_inputs and last_qkv need a ViT tower; a '
+                                 f'ResNet gives stage outputs only (got {request})')
+            return self._forward_resnet(images, self._normalise_indices(request.blocks))
+        return self._forward_vit(images, request)
 
-    def _forward_vit(self, images: Tensor, wanted: dict[int, list[int]]) -> DenseOutput:
+    def _forward_vit(self, images: Tensor, request: DenseRequest) -> DenseOutput:
         visual, strategy = self.visual, self.last_block
+        want_out = self._normalise_indices(request.blocks)
+        want_in = self._normalise_indices(request.block_inputs)
+        want_ffn = self._normalise_indices(request.ffn_inputs)
         context = strategy.prepare(images)
         x = visual.conv1(images.to(visual.conv1.weight.dtype))  # (B, C, h, w)
         b, c, h, w = x.shape
@@ -239,35 +259,44 @@ class CLIPDenseEncoder(nn.Module):
 
         resblocks = visual.transformer.resblocks
         n = len(resblocks)
-        extra_at = {i % n: i for i in strategy.extra_inputs}
         batch_first = getattr(visual.transformer, 'batch_first', True)
-        blocks: dict[int, Tensor] = {}
-        extra_inputs: dict[int, tuple[nn.Module, Tensor]] = {}
+        out = DenseOutput(dense=x, cls=None, grid=grid, patch_grid=grid)
         for i, block in enumerate(resblocks[:-1]):
-            if i in extra_at:
-                extra_inputs[extra_at[i]] = (block, x)
-            if batch_first:
+            for key in want_in.get(i, ()):
+                out.block_inputs[key] = x
+            if i in want_ffn:
+                x, ffn_input = _run_block_with_ffn_input(block, x, batch_first)
+                for key in want_ffn[i]:
+                    out.ffn_inputs[key] = ffn_input
+            elif batch_first:
                 x = block(x)
             else:  # older towers run (N, B, C)
                 x = block(x.transpose(0, 1)).transpose(0, 1)
-            for key in wanted.get(i, ()):
-                blocks[key] = x
+            for key in want_out.get(i, ()):
+                out.blocks[key] = x
         last = resblocks[-1]
-        if n - 1 in extra_at:
-            extra_inputs[extra_at[n - 1]] = (last, x)
+        for key in want_in.get(n - 1, ()):
+            out.block_inputs[key] = x
+        if n - 1 in want_ffn:
+            ffn_input = _run_block_with_ffn_input(last, x, batch_first)[1]
+            for key in want_ffn[n - 1]:
+                out.ffn_inputs[key] = ffn_input
+        if request.last_qkv:
+            out.qkv = project_qkv(last, x)
         if context is None:
             tokens = strategy(last, x, grid)  # (B, 1 + h*w, C)
         else:
             tokens = strategy(last, x, grid, context)
         out_grid = tuple(strategy.output_grid(grid, context))  # ProxyCLIP: the proxy's grid
-        for key in wanted.get(n - 1, ()):
-            blocks[key] = tokens
+        for key in want_out.get(n - 1, ()):
+            out.blocks[key] = tokens
 
         dense = self._project(visual.ln_post(tokens[:, 1:]))  # (B, h'*w', D)
-        dense = dense.transpose(1, 2).reshape(b, -1, *out_grid)
-        cls = self._vit_cls(last, x, tokens, grid)
-        extras = strategy.compute_extras(extra_inputs, grid) if extra_inputs else {}
-        return DenseOutput(dense=dense, cls=cls, blocks=blocks, grid=out_grid, extras=extras)
+        out.dense = dense.transpose(1, 2).reshape(b, -1, *out_grid)
+        out.grid = out_grid
+        out.cls = self._vit_cls(last, x, tokens, grid)
+        out.extras = strategy.compute_extras(out, resblocks)
+        return out
 
     def _project(self, t: Tensor) -> Tensor:
         proj = self.visual.proj
@@ -309,7 +338,7 @@ class CLIPDenseEncoder(nn.Module):
         dense = self.last_block.forward_attnpool(pool, feats, pos)  # (B, h*w, D)
         dense = dense.transpose(1, 2).reshape(b, -1, h, w)
         cls = attnpool_global(pool, feats, pos)
-        return DenseOutput(dense=dense, cls=cls, blocks=blocks, grid=grid)
+        return DenseOutput(dense=dense, cls=cls, grid=grid, patch_grid=grid, blocks=blocks)
 
     def extra_repr(self) -> str:
         return (

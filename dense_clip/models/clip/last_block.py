@@ -1,5 +1,5 @@
 """Strategies for the last block of a CLIP image tower: the one place training-free dense CLIP
-methods differ (see shared ANCHORS.md, section 1).
+methods differ (see ``configs/_base_/protocols.md``).
 
 A strategy is a small, stateless-in-spirit object. Called as ``strategy(block, x, grid)`` it takes
 the last open_clip ``ResidualAttentionBlock`` of a ViT, the tokens ``x`` entering that block
@@ -30,13 +30,16 @@ Methods and sources (papers first, then the authors' public code that fixed the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from mmengine.registry import Registry
 from torch import Tensor, nn
 
+from dense_clip.registry import LAST_BLOCKS, build_component
+
+from .dense_pass import DenseOutput, DenseRequest
 from .ops import (
     apply_ffn,
     attnpool_qkv,
@@ -45,8 +48,6 @@ from .ops import (
     project_qkv,
     softmax_f32,
 )
-
-LAST_BLOCKS = Registry('clip last block')
 
 Grid = tuple[int, int]
 
@@ -64,8 +65,10 @@ class LastBlockStrategy:
 
     keep_residual: bool = True
     keep_ffn: bool = True
-    #: Blocks (Python indices) whose INPUT tokens ``compute_extras`` needs from the same pass.
-    extra_inputs: tuple[int, ...] = ()
+    #: Side outputs ``compute_extras`` reads from the same pass (see ``DenseRequest``).
+    request: DenseRequest = DenseRequest()
+    #: Names of the ``DenseOutput.extras`` that ``compute_extras`` returns.
+    extras_names: tuple[str, ...] = ()
 
     def __init__(self, keep_residual: bool | None = None, keep_ffn: bool | None = None) -> None:
         if keep_residual is not None:
@@ -137,14 +140,12 @@ class LastBlockStrategy:
             f'{type(self).__name__} has no ResNet variant; use one of {sorted(_RESNET_STRATEGIES)}'
         )
 
-    def compute_extras(
-        self, inputs: dict[int, tuple[nn.Module, Tensor]], grid: Grid
-    ) -> dict[str, Tensor]:
-        """Side outputs from the blocks listed in ``extra_inputs``.
+    def compute_extras(self, out: DenseOutput, resblocks: Sequence[nn.Module]) -> dict[str, Tensor]:
+        """Side outputs of the strategy, computed after the pass.
 
         Args:
-            inputs: block index -> (block, (B, N, C) tokens entering it) from the same pass.
-            grid: (h, w) patch grid.
+            out: the pass so far, holding what ``request`` asked for (``dense`` and ``grid`` set).
+            resblocks: the tower's transformer blocks.
 
         Returns:
             Named tensors for ``DenseOutput.extras``; empty by default.
@@ -296,8 +297,9 @@ class CLIPtrase(LastBlockStrategy):
     ``correlation_block`` (the authors use block 11 of 12, i.e. -2), whose own output is left
     unchanged, S = mean over heads of (cos(q, q) + cos(k, k) + cos(v, v)) / 3 on its LN1 input;
     then patch rows minus the CLS row (over patch columns), clamped at 0: (B, h*w, h*w).
-    The paper's DBSCAN clustering and cluster voting on that map are a segmentor post-step and
-    are NOT implemented here. Its reported numbers use a centre crop, not full images.
+
+    The paper's DBSCAN clustering and cluster vote on that map are the segmentation step
+    ``ClusterVote`` (``dense_clip.seg.steps``). Its reported numbers use a centre crop.
 
     Args:
         correlation_block: block index (Python style) whose input gives the self-correlation;
@@ -307,7 +309,9 @@ class CLIPtrase(LastBlockStrategy):
     def __init__(self, correlation_block: int | None = -2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.correlation_block = correlation_block
-        self.extra_inputs = () if correlation_block is None else (correlation_block,)
+        if correlation_block is not None:
+            self.request = DenseRequest(block_inputs=(correlation_block,))
+            self.extras_names = ('self_correlation',)
 
     def attention(self, q: Tensor, k: Tensor, v: Tensor, grid: Grid) -> Tensor:
         s = q.shape[-1] ** -0.5
@@ -327,12 +331,11 @@ class CLIPtrase(LastBlockStrategy):
         """Patch rows minus the CLS row, clamped at 0: (B, N, N) -> (B, N-1, N-1)."""
         return (corr[:, 1:, 1:] - corr[:, :1, 1:]).clamp(min=0)
 
-    def compute_extras(
-        self, inputs: dict[int, tuple[nn.Module, Tensor]], grid: Grid
-    ) -> dict[str, Tensor]:
+    def compute_extras(self, out: DenseOutput, resblocks: Sequence[nn.Module]) -> dict[str, Tensor]:
         if self.correlation_block is None:
             return {}
-        block, x = inputs[self.correlation_block]
+        block = resblocks[self.correlation_block]
+        x = out.block_inputs[self.correlation_block]
         return {'self_correlation': self.recalibrate(self.self_correlation(block, x))}
 
     def __repr__(self) -> str:
@@ -355,28 +358,6 @@ def build_last_block(cfg: LastBlockStrategy | str | dict | None = None) -> LastB
     Raises:
         ValueError: unknown name; the message lists the registered ones.
     """
-    from . import proxy_attention  # noqa: F401  registers ProxyCLIP (imports timm lazily)
-
     if cfg is None:
         return Vanilla()
-    if isinstance(cfg, LastBlockStrategy):
-        return cfg
-    cfg = {'type': cfg} if isinstance(cfg, str) else dict(cfg)
-    kind = cfg.get('type')
-    if isinstance(kind, str):
-        by_lower = {name.lower(): name for name in LAST_BLOCKS.module_dict}
-        if kind.lower() not in by_lower:
-            raise ValueError(
-                f'unknown last-block strategy {kind!r}; valid: {sorted(LAST_BLOCKS.module_dict)}'
-            )
-        cfg['type'] = by_lower[kind.lower()]
-    elif not (isinstance(kind, type) and issubclass(kind, LastBlockStrategy)):
-        raise ValueError(
-            f'last-block config needs a type (name or LastBlockStrategy subclass), '
-            f'got {kind!r}; valid: {sorted(LAST_BLOCKS.module_dict)}'
-        )
-    # Instantiate directly: Registry.build would switch to the caller's default scope (mmseg,
-    # mmdet), which this standalone registry does not belong to.
-    kind = cfg.pop('type')
-    strategy_cls = LAST_BLOCKS.get(kind) if isinstance(kind, str) else kind
-    return strategy_cls(**cfg)
+    return build_component(LAST_BLOCKS, cfg, LastBlockStrategy)

@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dense_clip.models.proxy import ProxyModel, build_proxy_model
+from dense_clip.registry import LAST_BLOCKS
 
-from .last_block import LAST_BLOCKS, Grid, LastBlockStrategy
+from .last_block import Grid, LastBlockStrategy
 from .ops import apply_ffn, project_out, project_qkv
 
 __all__ = ['ProxyCLIP', 'proxy_attention_weights', 'resize_values']

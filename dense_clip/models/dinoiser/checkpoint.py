@@ -3,7 +3,8 @@
 The authors save ``{'epoch': int, 'model_state_dict': {...}}`` with exactly four tensors
 (wysoczanska/clip_dinoiser ``train.py`` ``get_model_dict``): ``obj_proj.weight`` (256, 768, 3, 3),
 ``obj_proj.bias`` (256,), ``bkg_decoder.weight`` (1, 768, 1, 1), ``bkg_decoder.bias`` (1,).
-``CLIPDINOiserSegmentor`` holds them as ``corr_head.conv.*`` and ``bkg_head.conv.*``.
+``DINOiserHead`` holds them as ``corr_head.conv.*`` and ``bkg_head.conv.*`` (``head.corr_head...``
+in a whole segmentor's state dict).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ _OURS_TO_AUTHORS = {v: k for k, v in AUTHORS_TO_OURS.items()}
 def _unwrap(checkpoint: dict) -> dict[str, Tensor]:
     for key in ('model_state_dict', 'state_dict'):
         if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
+            checkpoint = checkpoint[key]
+            break
+    # A whole segmentor's state dict holds the heads under its ``head.`` module.
+    if not any(k in checkpoint for k in _OURS_TO_AUTHORS) and any(
+            f'head.{k}' in checkpoint for k in _OURS_TO_AUTHORS):
+        return {k.removeprefix('head.'): v for k, v in checkpoint.items()
+                if k.removeprefix('head.') in _OURS_TO_AUTHORS}
     return checkpoint
 
 

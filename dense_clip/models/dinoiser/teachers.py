@@ -34,8 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dense_clip.models.proxy import ProxyModel, build_proxy_model
+from dense_clip.registry import TEACHERS, build_component
 
-__all__ = ['OracleTeacher', 'ProxyTeacher', 'build_teacher', 'found_background', 'TEACHERS']
+__all__ = ['OracleTeacher', 'ProxyTeacher', 'build_teacher', 'found_background']
 
 
 def found_background(cls_attn: Tensor, keys: Tensor, threshold: float = 0.3,
@@ -67,6 +68,7 @@ def found_background(cls_attn: Tensor, keys: Tensor, threshold: float = 0.3,
     return (sim > threshold).reshape(b, h, w)
 
 
+@TEACHERS.register_module(name='proxy')
 class ProxyTeacher(nn.Module):
     """Targets from a proxy model's features (see the module docstring).
 
@@ -112,6 +114,7 @@ class ProxyTeacher(nn.Module):
         return out
 
 
+@TEACHERS.register_module(name='oracle')
 class OracleTeacher(nn.Module):
     """Targets from ground-truth semantic labels (synthetic benchmark; see the module docstring).
 
@@ -155,20 +158,12 @@ class OracleTeacher(nn.Module):
         return {'corr': corr, 'fg': fg, 'valid': valid}
 
 
-TEACHERS = {'proxy': ProxyTeacher, 'oracle': OracleTeacher}
-
-
 def build_teacher(cfg: dict | nn.Module | None) -> nn.Module | None:
     """Builds a teacher from ``dict(type='oracle' | 'proxy', ...)``; None stays None.
 
     Raises:
         ValueError: unknown type; the message lists the valid ones.
     """
-    if cfg is None or isinstance(cfg, nn.Module):
-        return cfg
-    cfg = dict(cfg)
-    kind = cfg.pop('type', None)
-    if kind not in TEACHERS:
-        raise ValueError(f'unknown teacher {kind!r}; valid: {sorted(TEACHERS)}')
-    return TEACHERS[kind](**cfg)
-
+    if cfg is None:
+        return None
+    return build_component(TEACHERS, cfg, nn.Module)

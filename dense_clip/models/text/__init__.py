@@ -2,9 +2,15 @@
 on-disk cache."""
 
 from .cache import TextEmbeddingCache, default_cache_dir, file_identity, module_fingerprint
-from .classifier import as_vocabulary, build_text_classifier, merge_synonyms, reduce_synonyms
+from .classifier import build_text_classifier, merge_synonyms, reduce_synonyms
 from .templates import MASKCLIP_TEMPLATES, OPENAI_IMAGENET_TEMPLATES, TEMPLATE_SETS, get_templates
-from .vocabulary import CLASSNAMES_DIR, Vocabulary, available_classnames, classnames_path
+from .vocabulary import (
+    CLASSNAMES_DIR,
+    Vocabulary,
+    available_classnames,
+    build_vocabulary,
+    classnames_path,
+)
 
 __all__ = [
     'CLASSNAMES_DIR',
@@ -13,9 +19,9 @@ __all__ = [
     'TEMPLATE_SETS',
     'TextEmbeddingCache',
     'Vocabulary',
-    'as_vocabulary',
     'available_classnames',
     'build_text_classifier',
+    'build_vocabulary',
     'classnames_path',
     'default_cache_dir',
     'file_identity',

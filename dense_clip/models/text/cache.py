@@ -23,9 +23,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
-from .classifier import Tokenizer, as_vocabulary, build_text_classifier, model_device
+from .classifier import Tokenizer, build_text_classifier, model_device
 from .templates import get_templates
-from .vocabulary import Vocabulary
+from .vocabulary import Vocabulary, build_vocabulary
 
 __all__ = ['TextEmbeddingCache', 'default_cache_dir', 'file_identity', 'module_fingerprint']
 
@@ -102,7 +102,7 @@ class TextEmbeddingCache:
             'model': model_id,
             'weights': weights_id,
             'tokenizer': tokenizer_id,
-            'synonyms': list(as_vocabulary(vocabulary).synonyms),
+            'synonyms': list(build_vocabulary(vocabulary).synonyms),
             'templates': list(get_templates(templates)),
             'precision': precision,
             'average_templates': average_templates,
@@ -185,7 +185,7 @@ class TextEmbeddingCache:
         Returns:
             float32 embeddings on the model's device, as :func:`build_text_classifier`.
         """
-        vocabulary = as_vocabulary(vocabulary)
+        vocabulary = build_vocabulary(vocabulary)
         templates = get_templates(templates)
         if model_id is None:
             model_id = f'{type(model).__module__}.{type(model).__qualname__}'

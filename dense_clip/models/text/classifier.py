@@ -21,18 +21,13 @@ import torch
 import torch.nn.functional as F
 
 from .templates import get_templates
-from .vocabulary import Vocabulary
+from .vocabulary import Vocabulary, build_vocabulary
 
 __all__ = [
-    'as_vocabulary', 'build_text_classifier', 'merge_synonyms', 'model_device', 'reduce_synonyms'
+    'build_text_classifier', 'merge_synonyms', 'model_device', 'reduce_synonyms'
 ]
 
 Tokenizer = Callable[..., torch.Tensor]
-
-
-def as_vocabulary(vocabulary: Vocabulary | Sequence[str | Sequence[str]]) -> Vocabulary:
-    """Returns ``vocabulary`` as a :class:`Vocabulary` (a list of classes is parsed)."""
-    return vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary(vocabulary)
 
 
 def model_device(model: Any) -> torch.device:
@@ -90,7 +85,7 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
             the tokenizer.
         tokenizer: ``tokenizer(list[str]) -> (N, L) int64``, e.g.
             ``open_clip.get_tokenizer('ViT-B-16')``.
-        vocabulary: A :class:`Vocabulary` or a list of classes (``'syn1, syn2'`` strings).
+        vocabulary: anything :func:`build_vocabulary` accepts.
         templates: A template set name or templates with one ``{}`` (see :func:`get_templates`).
         batch_size: Prompts per ``encode_text`` call.
         average_templates: If False, keep one normalised embedding per template (CAT-Seg's
@@ -107,7 +102,7 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    vocabulary = as_vocabulary(vocabulary)
+    vocabulary = build_vocabulary(vocabulary)
     templates = get_templates(templates)
     synonyms = vocabulary.synonyms
     prompts = [template.replace('{}', name) for name in synonyms for template in templates]

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Union
 
 import torch
 
-__all__ = ['CLASSNAMES_DIR', 'Vocabulary', 'available_classnames', 'classnames_path']
+__all__ = [
+    'CLASSNAMES_DIR', 'Vocabulary', 'available_classnames', 'build_vocabulary', 'classnames_path'
+]
 
 CLASSNAMES_DIR = Path(__file__).resolve().parents[2] / 'data' / 'classnames'
 BACKGROUND_NAME = 'background'
@@ -212,3 +215,45 @@ class Vocabulary:
         more = ', ...' if self.num_classes > 5 else ''
         return (f'Vocabulary({self.num_classes} classes, {self.num_synonyms} synonyms: '
                 f'[{shown}{more}])')
+
+
+VocabularySource = Union['Vocabulary', str, os.PathLike, Sequence, Mapping]
+
+
+def build_vocabulary(source: VocabularySource) -> Vocabulary:
+    """The one way dense_clip turns a vocabulary setting into a :class:`Vocabulary`.
+
+    Args:
+        source: a :class:`Vocabulary` (returned as is); a shipped list name (``'voc21'``, see
+            :func:`available_classnames`) or a path to a class file; a sequence of classes (each
+            ``'syn1, syn2'``, ``'name: syn1, syn2'`` or a sequence of synonyms); or a mapping
+            ``dict(classnames=<any of the above but a mapping>, background=<optional class>)``.
+
+    Returns:
+        The vocabulary.
+
+    Raises:
+        ValueError: a string that is neither a shipped list nor an existing file (the message
+            lists the shipped names), or any error of :class:`Vocabulary`.
+        TypeError: an unsupported type.
+    """
+    if isinstance(source, Vocabulary):
+        return source
+    background = None
+    if isinstance(source, Mapping):
+        unknown = set(source) - {'classnames', 'background'}
+        if 'classnames' not in source or unknown:
+            raise ValueError("a vocabulary dict has the keys 'classnames' and optionally "
+                             f"'background', got {sorted(source)}")
+        source, background = source['classnames'], source.get('background')
+        if isinstance(source, Vocabulary):
+            source = [list(synonyms) for synonyms in source.class_synonyms]
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if (CLASSNAMES_DIR / f'{name}.txt').is_file() or Path(name).is_file():
+            return Vocabulary.load(name, background)
+        raise ValueError(f'vocabulary {name!r} is neither a shipped class list '
+                         f'({", ".join(available_classnames())}) nor an existing file')
+    if isinstance(source, Sequence):
+        return Vocabulary(list(source), background)
+    raise TypeError(f'cannot build a vocabulary from {type(source).__name__}')

@@ -1,6 +1,5 @@
 """Segmentors registered in mmseg's model registry."""
 
-from .clip_dinoiser import CLIPDINOiserSegmentor
-from .open_vocab_segmentor import OpenVocabSegmentor
+from .open_vocab_segmentor import OpenVocabSegmentor, WindowScores
 
-__all__ = ['CLIPDINOiserSegmentor', 'OpenVocabSegmentor']
+__all__ = ['OpenVocabSegmentor', 'WindowScores']

@@ -1,132 +1,138 @@
-"""Training-free open-vocabulary semantic segmentation with a CLIP image and text tower.
+"""Open-vocabulary semantic segmentation with a CLIP image and text tower.
 
-One segmentor serves MaskCLIP, SCLIP, ClearCLIP, NACLIP and CLIPtrase: they differ only in the
-last-block strategy of the dense encoder (``dense_clip.models.clip``) and in protocol settings
-(window size, logit scale, thresholds, PAMR) that the configs set. The inference protocol follows
-the authors' public code (SCLIP, ClearCLIP, NACLIP): per-window cosine logits upsampled to the
-window, averaged over mmseg's sliding-window grid, resized to the original image, optionally
-refined by PAMR, scaled, soft-maxed over all class names, max over synonyms, then area and
-probability thresholds for the background class.
+One segmentor serves every method of the family: the training-free ones (MaskCLIP, SCLIP,
+ClearCLIP, NACLIP, CLIPtrase, ProxyCLIP) and CLIP-DINOiser. It is composed, mmseg-style, from
+parts built from the config:
+
+* ``encoder``: the dense pass (:class:`~dense_clip.models.clip.CLIPDenseEncoder` with the
+  method's last-block strategy);
+* ``head``: per-name scores from that pass (``SEG_HEADS``: the cosine head of the training-free
+  methods, CLIP-DINOiser's head);
+* ``steps``: an ordered list of registered steps, each acting at one stage (``SEG_STEPS``:
+  prompt denoising, key smoothing, CLS re-weighting, PAMR, CLIPtrase's cluster vote, ...);
+* ``test_cfg``: whole-image or sliding-window inference (mmseg's window grid) and how sizes
+  that are not a multiple of the patch are handled.
+
+The prediction follows the protocol of the authors' code (SCLIP, ClearCLIP, NACLIP): per-window
+scores upsampled to the window, averaged over windows, resized to the original image, image
+steps (PAMR), then a softmax over all class names (cosine scores are first multiplied by
+``logit_scale``), the max over each class's synonyms, the area and probability thresholds that
+hand pixels to class 0, and the labels steps. Every method's settings and their sources are in
+``configs/_base_/protocols.md``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
+from torch import Tensor, nn
 
-from dense_clip.models.clip import CLIPDenseEncoder
-from dense_clip.models.clip.ops import merge_heads, project_qkv
+from dense_clip.models.clip import CLIPDenseEncoder, DenseOutput, DenseRequest
 from dense_clip.models.clip_source import CLIPSource
-from dense_clip.models.postprocess import PAMR
 from dense_clip.models.text import (
     TextEmbeddingCache,
     Vocabulary,
     build_text_classifier,
+    build_vocabulary,
     get_templates,
 )
-from dense_clip.models.text.vocabulary import available_classnames
-from dense_clip.registry import SEG_MODELS
+from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component
 
-from ..cliptrase_vote import cluster_vote
+from ..heads import SegHead
 from ..inference import finalise_prediction, pad_to_multiple, slide_logits
-from ..maskclip_refine import key_smoothing, prompt_denoising
+from ..steps import Prediction, SegStep, StepContext, to_name_probs
 
-__all__ = ['OpenVocabSegmentor']
+__all__ = ['OpenVocabSegmentor', 'WindowScores']
 
 # CLIP's pixel statistics in 0-255 space (OpenAI's preprocessing).
 CLIP_MEAN = [122.771, 116.746, 104.094]
 CLIP_STD = [68.501, 66.632, 70.323]
 
+_ENCODER_DEFAULTS = dict(last_block='vanilla', pos_embed_interp='size')
+_TEXT_DEFAULTS = dict(vocabulary=None, templates='openai_imagenet', cache_dir=None)
+_TEST_DEFAULTS = dict(mode='slide', crop_size=224, stride=112, windows_per_batch=4,
+                      patch_remainder='drop')
+MODES = ('slide', 'whole')
+PATCH_REMAINDERS = ('drop', 'pad', 'pad_stretch')
 
-def vocabulary_from_config(source: str | dict | list | Vocabulary) -> Vocabulary:
-    """Builds a :class:`Vocabulary` from a shipped list name, a file, a list or a dict.
 
-    A dict holds ``classnames`` (any of the other forms) and optional ``background``.
+def _settings(group: str, given: dict | None, defaults: dict) -> dict:
+    """``defaults`` updated by ``given``; unknown keys are an error that lists the valid ones."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
+    return {**defaults, **given}
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+class WindowScores(NamedTuple):
+    """What :meth:`OpenVocabSegmentor.window_scores` returns.
+
+    Attributes:
+        scores: (N, S, h, w) per-name scores, at window resolution or on the patch grid.
+        space: their score space ('cosine', 'logit' or 'prob').
+        dense: the dense pass over the windows.
     """
-    if isinstance(source, Vocabulary):
-        return source
-    background = None
-    if isinstance(source, dict):
-        source, background = source['classnames'], source.get('background')
-    if isinstance(source, str):
-        if source not in available_classnames() and not source.endswith('.txt'):
-            raise ValueError(f'vocabulary {source!r} is neither a shipped class list '
-                             f'({", ".join(available_classnames())}) nor a .txt file')
-        return Vocabulary.load(source, background)
-    return Vocabulary(list(source), background)
 
-
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
+    scores: Tensor
+    space: str
+    dense: DenseOutput
 
 
 @SEG_MODELS.register_module()
 class OpenVocabSegmentor(BaseSegmentor):
-    """Segments any list of class names with a frozen CLIP, no training.
+    """Segments any list of class names with a CLIP.
 
     Args:
         clip: where the CLIP comes from, see :class:`CLIPSource` (``model_name``,
             ``pretrained``, ``model_cfg``, ``precision``).
-        last_block: the last image block's strategy: a name ('vanilla', 'maskclip', 'sclip',
-            'clearclip', 'naclip', 'cliptrase') or a config dict with ``type``.
-        vocabulary: class-name file path or benchmark name ('voc21', 'ade150', ...), or a dict
-            with ``classnames`` and optional ``background``.
-        templates: template set name ('openai_imagenet', 'maskclip', 'single') or a list.
-        pos_embed_interp: 'size' (bicubic to the grid) or 'authors' (the DINO-style
-            ``scale_factor=(g + 0.1) / g0`` interpolation of the reference repos).
-        logit_scale: multiplies cosine logits before the softmax over class names.
+        encoder: ``last_block`` (a registered strategy name or a dict with ``type``: 'vanilla',
+            'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase', 'proxyclip') and
+            ``pos_embed_interp`` ('size': bicubic to the grid; 'authors': the DINO-style
+            ``scale_factor=(g + 0.1) / g0`` interpolation of the reference repositories).
+        text: ``vocabulary`` (anything :func:`build_vocabulary` takes; None: the dataset's
+            ``classnames``, which the tools copy here, or a per-image vocabulary in the data
+            samples), ``templates`` (a set name or a list) and ``cache_dir`` (on-disk
+            text-embedding cache; None: the default folder, False: off).
+        head: a registered head (default ``dict(type='CosineHead')``).
+        steps: registered steps in order (see ``dense_clip.seg.steps``).
+        logit_scale: multiplies 'cosine' scores before the softmax over class names.
         prob_thresh: pixels whose top class probability is below it become class 0.
-        area_thresh: classes covering at most this fraction of the predicted foreground
-            become background (SCLIP's ``area_thd``); None disables it.
-        mode: 'slide' or 'whole'.
-        crop_size: window size for 'slide'.
-        stride: window step for 'slide'.
-        windows_per_batch: windows encoded together in one forward pass.
-        patch_remainder: sizes that are not a multiple of the patch: 'pad' (ClearCLIP: zero-pad
-            the normalised window evenly, crop the logits back) or 'drop' (NACLIP: the patch
-            conv drops the remainder; logits are upsampled to the full window).
-        pamr: PAMR settings (``num_iter``, ``dilations``) or None.
-        prompt_denoise: MaskCLIP's prompt denoising threshold (paper: 0.5) or None; applied
-            per window at patch level.
-        key_smoothing: MaskCLIP's key-smoothing vote threshold (1.0 smooths every patch) or
-            None. The window output is then ``log(p) / logit_scale`` of the smoothed
-            probabilities p, so the final softmax at ``logit_scale`` returns p; overlapping
-            windows average these log-probabilities (MaskCLIP averages the probabilities).
-        cluster_vote: CLIPtrase's cluster vote (``eps``, ``min_samples``; see
-            ``dense_clip.seg.cliptrase_vote``) or None. Needs ``mode='whole'`` and a last
-            block that returns a self-correlation (``cliptrase``).
-        cls_reweight: multiply each class name's patch cosines by the image embedding's cosine
-            to it (CLIPtrase's VOC20 protocol, where both are scaled by 100 and multiplied; the
-            arg-max is the same).
-        text_cache_dir: folder of the on-disk class-embedding cache; None uses the default
-            (``~/.cache/dense_clip/text_embeddings``), False disables it.
+        area_thresh: classes covering at most this fraction of the predicted foreground become
+            background (SCLIP's ``area_thd``); None disables it.
+        test_cfg: ``mode`` ('slide' or 'whole'), ``crop_size`` and ``stride`` of the windows,
+            ``windows_per_batch`` (windows encoded in one pass) and ``patch_remainder`` for
+            sizes that are not a multiple of the patch: 'drop' (NACLIP: the patch conv drops the
+            remainder, the smaller grid is upsampled over the whole window), 'pad' (ClearCLIP:
+            zero-pad the normalised window evenly on both sides, crop the scores back) or
+            'pad_stretch' (CLIP-DINOiser: pad black pixels at the right and bottom, resize the
+            padded grid's scores over the unpadded window).
+        train_cfg: unused (mmseg's signature).
         data_preprocessor: mmseg data preprocessor; defaults to CLIP's normalisation.
-        init_cfg: unused (CLIP weights come from ``clip``).
+        init_cfg: unused (weights come from ``clip`` and the head's own settings).
     """
 
     def __init__(
         self,
         clip: dict,
-        vocabulary: str | dict,
-        last_block: str | dict = 'vanilla',
-        templates: str | list[str] = 'openai_imagenet',
-        pos_embed_interp: str = 'size',
+        encoder: dict | None = None,
+        text: dict | None = None,
+        head: dict | SegHead | None = None,
+        steps: Sequence[dict | SegStep] = (),
         logit_scale: float = 40.0,
         prob_thresh: float = 0.0,
         area_thresh: float | None = None,
-        mode: str = 'slide',
-        crop_size: int | tuple[int, int] = 224,
-        stride: int | tuple[int, int] = 112,
-        windows_per_batch: int = 4,
-        patch_remainder: str = 'drop',
-        pamr: dict | None = None,
-        prompt_denoise: float | None = None,
-        key_smoothing: float | None = None,
-        cluster_vote: dict | None = None,
-        cls_reweight: bool = False,
-        text_cache_dir: str | None | bool = None,
+        test_cfg: dict | None = None,
+        train_cfg: dict | None = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ) -> None:
@@ -136,50 +142,69 @@ class OpenVocabSegmentor(BaseSegmentor):
         if isinstance(data_preprocessor, dict):  # mmseg's, whatever the default scope
             data_preprocessor = SEG_MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if mode not in ('slide', 'whole'):
-            raise ValueError(f"mode must be 'slide' or 'whole', got {mode!r}")
-        if patch_remainder not in ('pad', 'drop'):
-            raise ValueError(f"patch_remainder must be 'pad' or 'drop', got {patch_remainder!r}")
+        encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
+        text_cfg = _settings('text', text, _TEXT_DEFAULTS)
+        test = _settings('test_cfg', test_cfg, _TEST_DEFAULTS)
+        if test['mode'] not in MODES:
+            raise ValueError(f"test_cfg.mode must be one of {MODES}, got {test['mode']!r}")
+        if test['patch_remainder'] not in PATCH_REMAINDERS:
+            raise ValueError(f'test_cfg.patch_remainder must be one of {PATCH_REMAINDERS}, '
+                             f"got {test['patch_remainder']!r}")
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
-        # The image embedding (cls) is unused here: pool it from the strategy's tokens (cheap)
-        # rather than running CLIP's own last block a second time.
-        self.encoder = CLIPDenseEncoder(model, last_block=last_block,
-                                        pos_embed_interp=pos_embed_interp, vanilla_cls=False)
-        self.clip_model = model
-        self.vocabulary = vocabulary_from_config(vocabulary)
-        self.templates = get_templates(templates)
-        self.logit_scale = logit_scale
-        self.prob_thresh = prob_thresh
+        self.clip_model = model.requires_grad_(False)
+        # The image embedding is only read by steps (ClsReweight): pool it from the strategy's
+        # tokens rather than running CLIP's own last block a second time.
+        self.encoder = CLIPDenseEncoder(model, last_block=encoder_cfg['last_block'],
+                                        pos_embed_interp=encoder_cfg['pos_embed_interp'],
+                                        vanilla_cls=False)
+        self.head = build_component(SEG_HEADS, head or dict(type='CosineHead'), SegHead)
+        self.head.setup(self.encoder)
+        self.steps = nn.ModuleList(build_component(SEG_STEPS, s, SegStep) for s in steps)
+        self.vocabulary = (None if text_cfg['vocabulary'] is None
+                           else build_vocabulary(text_cfg['vocabulary']))
+        self.templates = get_templates(text_cfg['templates'])
+        cache_dir = text_cfg['cache_dir']
+        self.text_cache = None if cache_dir is False else TextEmbeddingCache(cache_dir)
+        self.logit_scale = float(logit_scale)
+        self.prob_thresh = float(prob_thresh)
         self.area_thresh = area_thresh
-        self.mode = mode
-        self.crop_size, self.stride = _pair(crop_size), _pair(stride)
-        self.windows_per_batch = windows_per_batch
-        self.patch_remainder = patch_remainder
-        self.pamr = PAMR(**pamr) if pamr else None
-        self.prompt_denoise = prompt_denoise
-        if key_smoothing is not None and self.encoder.arch != 'vit':
-            raise ValueError('key_smoothing reads the last transformer block\'s keys: it needs a '
-                             f'ViT CLIP, got a {self.encoder.arch} image tower')
-        self.key_smoothing = key_smoothing
-        if cluster_vote is not None and (
-                mode != 'whole' or not getattr(self.encoder.last_block, 'extra_inputs', ())):
-            raise ValueError("cluster_vote needs mode='whole' and a last block with a "
-                             "self-correlation (last_block='cliptrase')")
-        self.cluster_vote = dict(cluster_vote) if cluster_vote is not None else None
-        self.cls_reweight = cls_reweight
-        self.text_cache = None if text_cache_dir is False else TextEmbeddingCache(text_cache_dir)
-        self._text_embeddings: dict[Vocabulary, torch.Tensor] = {}
-        self.requires_grad_(False)
+        self.mode = test['mode']
+        self.crop_size, self.stride = _pair(test['crop_size']), _pair(test['stride'])
+        self.windows_per_batch = max(int(test['windows_per_batch']), 1)
+        self.patch_remainder = test['patch_remainder']
+        self.request = DenseRequest.combine(
+            [self.head.request] + [s.request for s in self.steps if s.stage == 'window'])
+        self._check_steps()
+        self._text_embeddings: dict[Vocabulary, Tensor] = {}
+
+    def _check_steps(self) -> None:
+        """Rejects steps that this tower, strategy or mode cannot serve (at build time)."""
+        strategy = self.encoder.last_block
+        for step in self.steps:
+            name = type(step).__name__
+            request = step.request
+            if self.encoder.arch != 'vit' and (request.last_qkv or request.block_inputs
+                                               or request.ffn_inputs):
+                raise ValueError(f'{name} reads transformer blocks: it needs a ViT CLIP, got a '
+                                 f'{self.encoder.arch} image tower')
+            if step.needs_whole_image and self.mode != 'whole':
+                raise ValueError(f"{name} needs test_cfg.mode='whole', got {self.mode!r}")
+            missing = [e for e in step.needs_extras if e not in strategy.extras_names]
+            if missing:
+                raise ValueError(f'{name} needs {missing} from the last block, which '
+                                 f'{type(strategy).__name__} does not give (e.g. '
+                                 "last_block='cliptrase' gives 'self_correlation')")
 
     # ----------------------------------------------------------------- weights and text
     def init_weights(self) -> None:
-        """Loads the pretrained CLIP weights named by ``clip`` (nothing else is learned)."""
+        """Loads the pretrained CLIP weights named by ``clip`` and the head's own weights."""
         self.source.load_weights(self.clip_model)
+        self.head.init_weights()
         self._text_embeddings.clear()
 
-    def text_embeddings(self, vocabulary: Vocabulary) -> torch.Tensor:
-        """Class-name embeddings ``(S, D)``, L2-normalised, computed once per vocabulary."""
+    def text_embeddings(self, vocabulary: Vocabulary) -> Tensor:
+        """Class-name embeddings (S, D), L2-normalised, computed once per vocabulary."""
         if vocabulary not in self._text_embeddings:
             if self.text_cache is None:
                 embeddings = build_text_classifier(self.clip_model, self.tokenizer, vocabulary,
@@ -191,52 +216,87 @@ class OpenVocabSegmentor(BaseSegmentor):
             self._text_embeddings[vocabulary] = embeddings.float()
         return self._text_embeddings[vocabulary]
 
-    # ----------------------------------------------------------------- dense logits
-    def window_logits(self, windows: torch.Tensor, text: torch.Tensor,
-                      return_output: bool = False):
-        """Cosine logits ``(N, S, h, w)`` at window resolution for ``(N, 3, h, w)`` windows.
+    def vocabulary_of(self, metainfo: dict | None = None) -> Vocabulary:
+        """The vocabulary of one image: its own (``metainfo['vocabulary']``) or the model's."""
+        source = (metainfo or {}).get('vocabulary', self.vocabulary)
+        if source is None:
+            raise ValueError('no vocabulary: set model.text.vocabulary, the dataset config\'s '
+                             '`classnames`, or a per-image vocabulary')
+        return build_vocabulary(source)
 
-        With ``return_output`` also the encoder's ``DenseOutput`` (grid, extras).
-        """
-        height, width = windows.shape[-2:]
-        padding = (0, 0, 0, 0)
+    # ----------------------------------------------------------------- dense scores
+    def _context(self, vocabulary: Vocabulary) -> StepContext:
+        return StepContext(vocabulary=vocabulary, text=self.text_embeddings(vocabulary),
+                           logit_scale=self.logit_scale)
+
+    def _pad_windows(self, windows: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
         if self.patch_remainder == 'pad':
-            windows, padding = pad_to_multiple(windows, self.encoder.patch_size)
-        dtype = next(self.clip_model.parameters()).dtype
-        blocks = (-2,) if self.key_smoothing is not None else ()
-        out = self.encoder(windows.to(dtype), return_blocks=blocks)
-        dense = F.normalize(out.dense.float(), dim=1)
-        logits = torch.einsum('ndhw,sd->nshw', dense, text)
-        if self.cls_reweight:
-            image_cos = F.normalize(out.cls.float(), dim=-1) @ text.t()  # (N, S)
-            logits = logits * image_cos[:, :, None, None]
-        if self.prompt_denoise is not None:
-            logits = prompt_denoising(logits, self.prompt_denoise)
-        if self.key_smoothing is not None:
-            last = self.clip_model.visual.transformer.resblocks[-1]
-            keys = merge_heads(project_qkv(last, out.blocks[-2])[1])[:, 1:]
-            probs = key_smoothing(logits, keys.float(), self.key_smoothing)
-            logits = probs.clamp_min(1e-12).log() / self.logit_scale
-        logits = F.interpolate(logits, size=windows.shape[-2:], mode='bilinear',
-                               align_corners=False)
-        left, _, top, _ = padding
-        logits = logits[..., top:top + height, left:left + width]
-        return (logits, out) if return_output else logits
+            return pad_to_multiple(windows, self.encoder.patch_size)
+        return windows, (0, 0, 0, 0)
 
-    def image_logits(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Cosine logits ``(1, S, H, W)`` for one normalised image ``(1, 3, H, W)``."""
+    def window_scores(self, windows: Tensor, vocabulary: Vocabulary | Any = None,
+                      upsample: bool = True) -> WindowScores:
+        """Per-name scores of a batch of windows, after the head and the window steps.
+
+        Args:
+            windows: (N, 3, h, w) CLIP-normalised windows (one size).
+            vocabulary: the classes (anything :func:`build_vocabulary` takes); None: the
+                model's.
+            upsample: True: scores at window resolution (bilinear, as every method does);
+                False: on the patch grid, before any upsampling (to inspect or compare).
+
+        Returns:
+            :class:`WindowScores` (scores (N, S, h, w) or (N, S, grid), space, dense pass).
+        """
+        vocabulary = self.vocabulary_of(None if vocabulary is None
+                                        else {'vocabulary': vocabulary})
+        return self._window_scores(windows, self._context(vocabulary), upsample)
+
+    def _window_scores(self, windows: Tensor, ctx: StepContext,
+                       upsample: bool = True) -> WindowScores:
+        height, width = windows.shape[-2:]
+        padded, padding = self._pad_windows(windows)
+        dtype = next(self.clip_model.parameters()).dtype
+        dense = self.encoder(padded.to(dtype), request=self.request)
+        pred = self.head(dense, ctx.text, ctx.vocabulary)
+        ctx.dense = dense
+        for step in self.steps:
+            if step.stage == 'window':
+                pred = step(pred, ctx)
+        ctx.dense = None
+        scores = pred.scores
+        if upsample:
+            scores = F.interpolate(scores, size=padded.shape[-2:], mode='bilinear',
+                                   align_corners=False)
+            left, _, top, _ = padding
+            scores = scores[..., top:top + height, left:left + width]
+        return WindowScores(scores, pred.space, dense)
+
+    def image_scores(self, image: Tensor, ctx: StepContext) -> WindowScores:
+        """Scores (1, S, H, W) of one normalised image (1, 3, H, W), whole or by windows.
+
+        ``dense`` is the image's pass in 'whole' mode and that of the last batch of windows in
+        'slide' mode.
+        """
         if self.mode == 'whole':
-            return self.window_logits(image, text)
-        return slide_logits(image, lambda w: self.window_logits(w, text), text.shape[0],
-                            self.crop_size, self.stride, self.windows_per_batch)
+            return self._window_scores(image, ctx)
+        last: list[WindowScores] = []
+
+        def scores_of(windows: Tensor) -> Tensor:
+            last[:] = [self._window_scores(windows, ctx)]
+            return last[0].scores
+
+        scores = slide_logits(image, scores_of, len(ctx.vocabulary.synonyms), self.crop_size,
+                              self.stride, self.windows_per_batch)
+        return WindowScores(scores, last[0].space, last[0].dense)
 
     # ----------------------------------------------------------------- mmseg interface
     @torch.no_grad()
-    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+    def predict(self, inputs: Tensor, data_samples: list | None = None) -> list:
         """Predicts label maps at each image's original size.
 
-        ``data_samples[i].metainfo`` may hold ``vocabulary`` (a list of class names, or a
-        :class:`Vocabulary`) to segment that image with its own classes.
+        ``data_samples[i].metainfo`` may hold ``vocabulary`` (anything :func:`build_vocabulary`
+        takes) to segment that image with its own classes.
         """
         from mmseg.structures import SegDataSample
 
@@ -245,50 +305,72 @@ class OpenVocabSegmentor(BaseSegmentor):
                                                          img_shape=inputs.shape[2:]))
                             for _ in range(inputs.shape[0])]
         for image, sample in zip(inputs, data_samples):
-            vocabulary = vocabulary_from_config(sample.metainfo.get('vocabulary', self.vocabulary))
-            text = self.text_embeddings(vocabulary)
-            if self.cluster_vote is not None:
-                logits, out = self.window_logits(image[None], text, return_output=True)
-            else:
-                logits = self.image_logits(image[None], text)
-            ori_shape = tuple(sample.metainfo.get('ori_shape', image.shape[-2:]))[:2]
-            img_shape = tuple(sample.metainfo.get('img_shape', image.shape[-2:]))[:2]
-            logits = logits[..., :img_shape[0], :img_shape[1]]
-            if sample.metainfo.get('flip', False):
-                dims = (3,) if sample.metainfo.get('flip_direction') == 'horizontal' else (2,)
-                logits, image = logits.flip(dims), image.flip(dims[0] - 1)
-            logits = F.interpolate(logits, size=ori_shape, mode='bilinear', align_corners=False)
-            if self.pamr is not None:
-                guide = F.interpolate(image[None, :, :img_shape[0], :img_shape[1]].float(),
-                                      size=ori_shape, mode='bilinear', align_corners=False)
-                logits = self.pamr(guide, logits)
-            probs, labels = finalise_prediction(
-                logits[0], vocabulary.synonym_index(logits.device), vocabulary.num_classes,
-                self.logit_scale, self.area_thresh, self.prob_thresh)
-            if self.cluster_vote is not None:
-                labels = cluster_vote(labels[0], out.extras['self_correlation'][0].float(),
-                                      out.grid, **self.cluster_vote)[None]
+            probs, labels = self._predict_one(image, sample.metainfo)
             sample.set_data({'seg_logits': PixelData(data=probs),
                              'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
-    def _forward(self, inputs: torch.Tensor, data_samples: list | None = None) -> torch.Tensor:
-        text = self.text_embeddings(self.vocabulary)
-        return torch.cat([self.image_logits(image[None], text) for image in inputs])
+    def _predict_one(self, image: Tensor, meta: dict) -> tuple[Tensor, Tensor]:
+        vocabulary = self.vocabulary_of(meta)
+        ctx = self._context(vocabulary)
+        result = self.image_scores(image[None], ctx)
+        scores = result.scores
+        ori_shape = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
+        img_shape = tuple(meta.get('img_shape', image.shape[-2:]))[:2]
+        scores = scores[..., :img_shape[0], :img_shape[1]]
+        if meta.get('flip', False):
+            dims = (3,) if meta.get('flip_direction') == 'horizontal' else (2,)
+            scores, image = scores.flip(dims), image.flip(dims[0] - 1)
+        scores = F.interpolate(scores, size=ori_shape, mode='bilinear', align_corners=False)
+        pred = Prediction(scores=scores, space=result.space)
+        image_steps = [s for s in self.steps if s.stage == 'image']
+        if image_steps:
+            ctx.image = F.interpolate(image[None, :, :img_shape[0], :img_shape[1]].float(),
+                                      size=ori_shape, mode='bilinear', align_corners=False)
+            for step in image_steps:
+                pred = step(pred, ctx)
+            ctx.image = None
+        name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale)[0]
+        pred.probs, pred.labels = finalise_prediction(
+            name_probs, vocabulary.synonym_index(name_probs.device), vocabulary.num_classes,
+            self.area_thresh, self.prob_thresh)
+        ctx.dense = result.dense if self.mode == 'whole' else None
+        for step in self.steps:
+            if step.stage == 'labels':
+                pred = step(pred, ctx)
+        return pred.probs, pred.labels
 
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+    def _forward(self, inputs: Tensor, data_samples: list | None = None) -> Tensor:
+        """Raw scores (B, S, H, W) in the head's space (mmseg's tensor mode)."""
+        metas = [s.metainfo for s in data_samples] if data_samples else [{}] * len(inputs)
+        return torch.cat([self.image_scores(image[None],
+                                            self._context(self.vocabulary_of(meta))).scores
+                          for image, meta in zip(inputs, metas)])
+
+    def extract_feat(self, inputs: Tensor) -> Tensor:
         return self.encoder(inputs).dense
 
-    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
-        return self._forward(inputs)
+    def encode_decode(self, inputs: Tensor, batch_img_metas: list[dict]) -> Tensor:
+        return torch.cat([self.image_scores(image[None],
+                                            self._context(self.vocabulary_of(meta))).scores
+                          for image, meta in zip(inputs, batch_img_metas)])
 
-    def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
-        raise NotImplementedError(
-            f'{type(self).__name__} is training-free: use tools/test.py, not tools/train.py')
+    def loss(self, inputs: Tensor, data_samples: list) -> dict:
+        """The head's training losses; only trainable heads (CLIP-DINOiser) have any."""
+        if not self.head.trainable:
+            raise NotImplementedError(
+                f'{type(self.head).__name__} is training-free: use tools/test.py, not '
+                'tools/train.py')
+        with torch.no_grad():
+            dtype = next(self.clip_model.parameters()).dtype
+            dense = self.encoder(inputs.to(dtype), request=self.head.request)
+        return self.head.loss(dense, inputs, data_samples)
 
     def train(self, mode: bool = True) -> OpenVocabSegmentor:
-        """Keeps CLIP in eval mode: nothing here trains."""
+        """Keeps CLIP (and any step's model) in eval mode; only the head trains."""
         super().train(mode)
         self.clip_model.eval()
+        self.encoder.eval()
+        self.steps.eval()
+        self.head.train(mode)
         return self
-

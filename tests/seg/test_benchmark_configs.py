@@ -1,7 +1,7 @@
 """tools/test.py runs every method's config on a tiny copy of every benchmark and reports mIoU.
 
 Each benchmark is written in its real directory layout and file formats
-(dense_clip.testing_datasets). The config's CLIP is swapped for a tiny random one, its templates
+(dense_clip.testing.datasets). The config's CLIP is swapped for a tiny random one, its templates
 for a single one, and its test resize shortened to 160 px; the rest of the protocol (windows,
 thresholds, PAMR, dataset type, label loading, metric) is the config's own.
 """
@@ -12,16 +12,16 @@ import sys
 
 import pytest
 
-from dense_clip.testing_datasets import write_benchmark_dataset
+from dense_clip.testing import TINY_VIT_CFG as TINY_VIT
+from dense_clip.testing.datasets import write_benchmark_dataset
 from tests.conftest import REPO, load_tool
-from tests.test_configs import TINY_VIT
 
 METHODS = ('maskclip', 'sclip', 'clearclip', 'naclip', 'naclip-nopamr', 'cliptrase',
            'proxyclip', 'clip_dinoiser')
 # Per-method shrinking beyond the CLIP: a tiny random DINO proxy; heads from random init
 # instead of the authors' released file.
-EXTRA = {'proxyclip': 'last_block=dict(proxy=dict(tiny=True)), ',
-         'clip_dinoiser': 'heads_checkpoint=None, '}
+EXTRA = {'proxyclip': 'encoder=dict(last_block=dict(proxy=dict(tiny=True))), ',
+         'clip_dinoiser': 'head=dict(checkpoint=None), '}
 BENCHMARKS = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171',
               'cityscapes', 'ade150', 'ade847', 'context459')
 
@@ -48,8 +48,9 @@ def test_tools_test_reports_miou(method, benchmark, data_dir, tmp_path, monkeypa
     tiny = tmp_path / 'tiny.py'
     tiny.write_text(
         f"_base_ = ['{config}']\n"
-        f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}), templates="single",\n'
-        f"             {EXTRA.get(method, '')}text_cache_dir=False, windows_per_batch=8)\n"
+        f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}),\n'
+        f"             text=dict(templates='single', cache_dir=False),\n"
+        f"             {EXTRA.get(method, '')}test_cfg=dict(windows_per_batch=8))\n"
         # A short side of 160 px keeps 847-class logit maps small; windows still slide.
         "pipeline = [dict(s, scale=(2048, 160)) if s['type'] == 'Resize' else s\n"
         "            for s in _base_.test_dataloader.dataset.pipeline]\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -11,25 +10,10 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from dense_clip.engine import TASKS
+from dense_clip.testing import shrink_model_config
 from tests.conftest import REPO
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
-
-# A tiny open_clip architecture that stands in for ViT-B/16 when building configs.
-TINY_VIT = dict(embed_dim=32, vision_cfg=dict(image_size=32, layers=2, width=32, patch_size=8,
-                                              head_width=16),
-                text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
-
-
-def shrink(model_cfg: dict) -> dict:
-    """Replaces a config's CLIP and proxy models with tiny ones (random weights, no files read)."""
-    from dense_clip.models.proxy import shrink_proxies
-
-    model_cfg = copy.deepcopy(model_cfg)
-    if 'clip' in model_cfg:
-        model_cfg['clip'] = dict(model_cfg=TINY_VIT, pretrained=None)
-    return shrink_proxies(model_cfg)  # tiny DINO / SAM proxies and teachers
-
 
 def registries(scope: str):
     if scope == 'mmseg':
@@ -52,7 +36,7 @@ def test_config_builds(path: Path):
     import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.default_scope)
     models, datasets, transforms = registries(cfg.default_scope)
-    model = models.build(shrink(cfg.model))
+    model = models.build(shrink_model_config(cfg.model))
     assert sum(p.numel() for p in model.parameters()) > 0
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if loader not in cfg:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dense_clip.models.postprocess import NACLIP_DILATIONS, PAMR, PAPER_DILATIONS
+from dense_clip.seg.steps import NACLIP_DILATIONS, PAMR, PAPER_DILATIONS
 
 
 def naive_pamr_step(image: torch.Tensor, masks: torch.Tensor, dilations) -> torch.Tensor:
@@ -43,13 +43,13 @@ def test_settings_and_shapes():
     assert list(pamr.parameters()) == []
     image = torch.randn(2, 3, 16, 20)
     masks = torch.randn(2, 4, 8, 10)
-    out = PAMR(num_iter=2, dilations=(1, 2)).forward(image, masks)
+    out = PAMR(num_iter=2, dilations=(1, 2)).refine(image, masks)
     assert out.shape == (2, 4, 16, 20) and out.dtype == masks.dtype
-    resized = PAMR(num_iter=0)(image, masks)
+    resized = PAMR(num_iter=0).refine(image, masks)
     assert resized.shape == (2, 4, 16, 20)
-    assert torch.equal(PAMR(num_iter=0)(image, out), out)
+    assert torch.equal(PAMR(num_iter=0).refine(image, out), out)
     # dilations larger than the image still work (borders are replicated)
-    assert PAMR(num_iter=1, dilations=(24,))(image, out).shape == out.shape
+    assert PAMR(num_iter=1, dilations=(24,)).refine(image, out).shape == out.shape
 
 
 def test_invalid_arguments():
@@ -60,9 +60,9 @@ def test_invalid_arguments():
     with pytest.raises(ValueError, match='num_iter'):
         PAMR(num_iter=-1)
     with pytest.raises(ValueError, match='4-D'):
-        PAMR()(torch.randn(3, 8, 8), torch.randn(1, 2, 8, 8))
+        PAMR().refine(torch.randn(3, 8, 8), torch.randn(1, 2, 8, 8))
     with pytest.raises(ValueError, match='batch sizes'):
-        PAMR()(torch.randn(2, 3, 8, 8), torch.randn(1, 2, 8, 8))
+        PAMR().refine(torch.randn(2, 3, 8, 8), torch.randn(1, 2, 8, 8))
 
 
 def test_constant_image_and_constant_map():
@@ -71,16 +71,16 @@ def test_constant_image_and_constant_map():
     affinity = pamr.affinity(image)
     torch.testing.assert_close(affinity, torch.full_like(affinity, 1 / 24))
     masks = torch.tensor([0.25, -3.0]).view(1, 2, 1, 1).expand(1, 2, 12, 12).contiguous()
-    torch.testing.assert_close(pamr(image, masks), masks)
+    torch.testing.assert_close(pamr.refine(image, masks), masks)
 
 
 def test_half_precision_flat_image_stays_finite():
     image = torch.zeros(1, 3, 8, 8, dtype=torch.float16)
     image[..., 4:] = 1
     masks = torch.randn(1, 2, 8, 8).half()
-    out = PAMR(num_iter=2, dilations=(1, 2))(image, masks)
+    out = PAMR(num_iter=2, dilations=(1, 2)).refine(image, masks)
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
-    expected = PAMR(num_iter=2, dilations=(1, 2))(image.float(), masks.float())
+    expected = PAMR(num_iter=2, dilations=(1, 2)).refine(image.float(), masks.float())
     torch.testing.assert_close(out.float(), expected, atol=2e-3, rtol=2e-3)
 
 
@@ -89,10 +89,10 @@ def test_probabilities_stay_probabilities_and_batch_items_are_independent():
     image = torch.randn(2, 3, 10, 14)
     probs = torch.randn(2, 5, 10, 14).softmax(dim=1)
     pamr = PAMR(num_iter=3, dilations=(1, 3))
-    out = pamr(image, probs)
+    out = pamr.refine(image, probs)
     torch.testing.assert_close(out.sum(dim=1), torch.ones(2, 10, 14))
     assert out.min() >= 0
-    torch.testing.assert_close(out[1:], pamr(image[1:], probs[1:]))
+    torch.testing.assert_close(out[1:], pamr.refine(image[1:], probs[1:]))
 
 
 def test_one_step_matches_per_pixel_computation():
@@ -100,10 +100,10 @@ def test_one_step_matches_per_pixel_computation():
     image = torch.randn(1, 2, 5, 6, dtype=torch.float64)
     masks = torch.randn(1, 3, 5, 6, dtype=torch.float64)
     dilations = (1, 2)
-    out = PAMR(num_iter=1, dilations=dilations)(image, masks)
+    out = PAMR(num_iter=1, dilations=dilations).refine(image, masks)
     expected = naive_pamr_step(image[0], masks[0], dilations)
     torch.testing.assert_close(out[0], expected, atol=1e-10, rtol=1e-8)
-    two = PAMR(num_iter=2, dilations=dilations)(image, masks)
+    two = PAMR(num_iter=2, dilations=dilations).refine(image, masks)
     torch.testing.assert_close(two[0], naive_pamr_step(image[0], expected, dilations),
                                atol=1e-10, rtol=1e-8)
 
@@ -122,7 +122,7 @@ def test_refinement_snaps_a_noisy_mask_to_the_image_edge():
     logits = torch.stack([1 - coarse, coarse])[None] * 2 - 1
     logits = logits + 1.2 * torch.randn_like(logits)
     before = (logits.argmax(1)[0] == truth).float().mean()
-    refined = PAMR(num_iter=10, dilations=(1, 2, 4, 8))(image, logits)
+    refined = PAMR(num_iter=10, dilations=(1, 2, 4, 8)).refine(image, logits)
     after = (refined.argmax(1)[0] == truth).float().mean()
     assert before < 0.85
     assert after > 0.97 and after > before

@@ -15,10 +15,18 @@ from dense_clip.models.proxy import (
     shrink_proxies,
 )
 
-TIMM_NAMES = ['dino_vitb16', 'dino_vitb8', 'dinov2_vitb14', 'dinov2_vitb14_reg']
+TIMM_NAMES = ['dino_vits16', 'dino_vits8', 'dino_vitb16', 'dino_vitb8', 'dinov2_vitb14',
+              'dinov2_vitb14_reg']
+ALL_NAMES = [*TIMM_NAMES, 'sam_vitb']
 
 
-@pytest.mark.parametrize('name', sorted(PROXY_MODELS.module_dict))
+def test_registry_lists_the_authors_proxies():
+    # mc-lan/ProxyCLIP proxyclip_segmentor.py accepts these names (plus SAM).
+    PROXY_MODELS.import_from_location()
+    assert sorted(PROXY_MODELS.module_dict) == sorted(ALL_NAMES)
+
+
+@pytest.mark.parametrize('name', ALL_NAMES)
 def test_every_proxy_gives_normalised_features_on_its_grid(name):
     torch.manual_seed(0)
     proxy = build_proxy_model(dict(type=name, tiny=True))

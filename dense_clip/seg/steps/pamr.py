@@ -1,4 +1,4 @@
-"""Pixel-adaptive mask refinement (PAMR).
+"""Pixel-adaptive mask refinement (PAMR), an image-stage segmentation step.
 
 Araslanov & Roth, "Single-Stage Semantic Segmentation from Image Labels", CVPR 2020, Sec. 3.3.
 Their public implementation (visinf/1-stage-wseg, ``models/mods/pamr.py``, Apache-2.0) is the
@@ -26,8 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from dense_clip.registry import SEG_STEPS
+
+from .base import Prediction, SegStep, StepContext
 
 __all__ = ['NACLIP_DILATIONS', 'PAMR', 'PAPER_DILATIONS']
 
@@ -38,10 +41,14 @@ NACLIP_DILATIONS: tuple[int, ...] = (8, 16)
 _DIRECTIONS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 
 
-class PAMR(nn.Module):
+@SEG_STEPS.register_module()
+class PAMR(SegStep):
     """Refines class maps so they follow the edges of the image.
 
-    Has no parameters. Gradients flow through it (detach the masks if you do not want them).
+    As a segmentation step (stage 'image') it refines the whole image's scores, in whatever
+    space they are, with the normalised network input resized to them as the image (SCLIP and
+    NACLIP apply it to the upsampled cosine logits). :meth:`refine` is the plain function. Has
+    no parameters; gradients flow through it (detach the masks if you do not want them).
 
     Args:
         num_iter: Refinement steps; 0 returns the (resized) masks unchanged.
@@ -50,6 +57,8 @@ class PAMR(nn.Module):
             (0.1 in the reference).
         eps: Added to the denominator (1e-8 in the reference).
     """
+
+    stage = 'image'
 
     def __init__(self, num_iter: int = 10, dilations: Sequence[int] = PAPER_DILATIONS,
                  sigma_scale: float = 0.1, eps: float = 1e-8) -> None:
@@ -108,7 +117,13 @@ class PAMR(nn.Module):
             out = out + affinity[:, p:p + 1] * shifted
         return out
 
-    def forward(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
+        if ctx.image is None:
+            raise ValueError('PAMR needs the image (the image stage provides it)')
+        pred.scores = self.refine(ctx.image, pred.scores)
+        return pred
+
+    def refine(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Refines class maps.
 
         Args:

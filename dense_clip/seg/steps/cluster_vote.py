@@ -1,4 +1,5 @@
-"""CLIPtrase's cluster vote: DBSCAN over patch self-correlation, then a majority vote per cluster.
+"""CLIPtrase's cluster vote (a labels-stage step): DBSCAN over patch self-correlation, then a
+majority vote per cluster.
 
 Shao et al., "Explore the Potential of CLIP for Training-Free Open Vocabulary Semantic
 Segmentation", ECCV 2024. Settings from the authors' public evaluation script
@@ -16,7 +17,11 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import median_filter
 
-__all__ = ['cluster_vote', 'dbscan']
+from dense_clip.registry import SEG_STEPS
+
+from .base import Prediction, SegStep, StepContext
+
+__all__ = ['ClusterVote', 'cluster_vote', 'dbscan']
 
 
 def dbscan(points: torch.Tensor, eps: float, min_samples: int) -> np.ndarray:
@@ -84,3 +89,38 @@ def cluster_vote(labels: torch.Tensor, correlation: torch.Tensor, grid: tuple[in
             values, counts = labels[inside].unique(return_counts=True)
             voted[inside] = values[counts.argmax()]
     return voted
+
+
+@SEG_STEPS.register_module()
+class ClusterVote(SegStep):
+    """Labels step: CLIPtrase's cluster vote over the whole image's self-correlation.
+
+    Needs ``test_cfg.mode='whole'`` and a last block that returns a 'self_correlation'
+    (``last_block='cliptrase'``).
+
+    Args:
+        eps: DBSCAN radius (authors: 0.7 at 224 px, 1.1 at 336 px).
+        min_samples: DBSCAN core size (authors: 3 at 224 px, 7 at 336 px).
+        ratio: upsampling factor before the median filter (4).
+    """
+
+    stage = 'labels'
+    needs_whole_image = True
+    needs_extras = ('self_correlation',)
+
+    def __init__(self, eps: float = 0.7, min_samples: int = 3, ratio: int = 4) -> None:
+        super().__init__()
+        self.eps = float(eps)
+        self.min_samples = int(min_samples)
+        self.ratio = int(ratio)
+
+    def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
+        if ctx.dense is None or 'self_correlation' not in ctx.dense.extras:
+            raise ValueError("ClusterVote needs the whole-image pass's 'self_correlation'")
+        correlation = ctx.dense.extras['self_correlation'][0].float()
+        pred.labels = cluster_vote(pred.labels[0], correlation, ctx.dense.grid, self.eps,
+                                   self.min_samples, self.ratio)[None]
+        return pred
+
+    def extra_repr(self) -> str:
+        return f'eps={self.eps}, min_samples={self.min_samples}, ratio={self.ratio}'

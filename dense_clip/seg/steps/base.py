@@ -1,0 +1,102 @@
+"""The step interface: one small registered class per method-specific step of a segmentor.
+
+A segmentor runs a prediction through fixed stages; a step names the stage it acts at and what
+it needs from the dense pass, and changes one field of the :class:`Prediction`:
+
+* ``'window'``: per batch of windows, on the patch grid, before upsampling. ``scores`` is
+  (N, S, h, w), one channel per class name, in ``space``; ``ctx.dense`` is that batch's pass.
+* ``'image'``: on the whole image's scores at the output resolution, before they become
+  probabilities; ``scores`` is (1, S, H, W); ``ctx.image`` is the normalised image resized to
+  (H, W) (PAMR's guide).
+* ``'labels'``: after the class probabilities ``probs`` (C, H, W) and ``labels`` (1, H, W) are
+  final (synonyms reduced, area and probability thresholds applied); ``ctx.dense`` is the
+  whole-image pass in ``mode='whole'``, else None.
+
+Score spaces: ``'cosine'`` (cosine similarities; the segmentor multiplies them by its
+``logit_scale`` before the softmax over names), ``'logit'`` (softmax taken as is) and ``'prob'``
+(already probabilities over names; no softmax). A step that changes the space says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from dense_clip.models.clip import DenseOutput, DenseRequest
+from dense_clip.models.text import Vocabulary
+
+__all__ = ['SCORE_SPACES', 'STAGES', 'Prediction', 'SegStep', 'StepContext', 'to_name_probs']
+
+STAGES = ('window', 'image', 'labels')
+SCORE_SPACES = ('cosine', 'logit', 'prob')
+
+
+@dataclass
+class Prediction:
+    """What flows through the stages (see the module docstring for each field's shape)."""
+
+    scores: Tensor | None = None
+    space: str = 'cosine'
+    probs: Tensor | None = None
+    labels: Tensor | None = None
+
+
+@dataclass
+class StepContext:
+    """What a step may read besides the prediction.
+
+    Attributes:
+        vocabulary: the classes being segmented.
+        text: (S, D) L2-normalised name embeddings, rows in ``vocabulary.synonyms`` order.
+        logit_scale: the segmentor's scale for 'cosine' scores.
+        dense: the dense pass of this stage (see the module docstring), or None.
+        image: (1, 3, H, W) normalised image at the scores' resolution ('image' stage), or None.
+    """
+
+    vocabulary: Vocabulary
+    text: Tensor
+    logit_scale: float
+    dense: DenseOutput | None = None
+    image: Tensor | None = None
+
+
+class SegStep(nn.Module):
+    """Base class of segmentation steps (an ``nn.Module`` so a step may own a model).
+
+    Class attributes:
+        stage: one of :data:`STAGES`.
+        request: side outputs the step reads from the dense pass.
+        needs_whole_image: the step reads ``ctx.dense`` at the 'labels' stage, which only a
+            whole-image pass provides (``test_cfg.mode='whole'``).
+        needs_extras: strategy side outputs it reads (``DenseOutput.extras`` keys).
+    """
+
+    stage: str = 'window'
+    request: DenseRequest = DenseRequest()
+    needs_whole_image: bool = False
+    needs_extras: tuple[str, ...] = ()
+
+    def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
+        """Returns the prediction after this step (may modify and return ``pred``)."""
+        raise NotImplementedError
+
+
+def to_name_probs(scores: Tensor, space: str, logit_scale: float) -> Tensor:
+    """Per-name probabilities from scores in any space; the softmax is over dim 1 (names).
+
+    Args:
+        scores: (B, S, ...) scores.
+        space: one of :data:`SCORE_SPACES`.
+        logit_scale: multiplies 'cosine' scores before the softmax.
+
+    Returns:
+        (B, S, ...) float32 probabilities (the scores themselves in the 'prob' space).
+    """
+    if space == 'cosine':
+        return (scores.float() * logit_scale).softmax(dim=1)
+    if space == 'logit':
+        return scores.float().softmax(dim=1)
+    if space == 'prob':
+        return scores.float()
+    raise ValueError(f'unknown score space {space!r}; valid: {SCORE_SPACES}')

@@ -1,0 +1,25 @@
+"""Renormalising class probabilities after synonyms are reduced (NACLIP's current protocol).
+
+Taking each class's best synonym leaves probabilities that no longer sum to one. NACLIP's
+``postprocess_result`` (sinahmr/NACLIP since commit defb7c9, "Update for v2") divides them by
+their sum over classes after the probability threshold has set the labels; labels are unchanged.
+"""
+
+from __future__ import annotations
+
+from dense_clip.registry import SEG_STEPS
+
+from .base import Prediction, SegStep, StepContext
+
+__all__ = ['Renormalise']
+
+
+@SEG_STEPS.register_module()
+class Renormalise(SegStep):
+    """Labels step: ``probs / probs.sum(over classes)``; labels unchanged."""
+
+    stage = 'labels'
+
+    def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
+        pred.probs = pred.probs / pred.probs.sum(dim=0, keepdim=True)
+        return pred
