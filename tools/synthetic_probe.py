@@ -1,6 +1,6 @@
 """Small probe of the tiny CLIP: zero-shot accuracy and training-free dense mIoU.
 
-Last-block variants on open_clip's VisionTransformer (see /work/shared/ANCHORS.md section 1):
+Last-block variants on open_clip's VisionTransformer (configs/_base_/protocols.md):
 - vanilla: the unchanged block.
 - maskclip: each token takes its own v: x + out(v), then + mlp(ln_2(.)) (MaskCLIP, ECCV'22).
 - sclip: softmax(q q^T s) + softmax(k k^T s), residual and FFN kept (SCLIP).

@@ -22,9 +22,9 @@ model = dict(
     encoder=dict(last_block='maskclip'),
     text=dict(cache_dir=False),
     head=dict(_delete_=True, type='DINOiserHead', feats_block=-2, corr_dim=64,
-              corr_threshold=0.2, apply_background=False, delta=0.99, background_scale=100.0,
+              corr_threshold=0.2, apply_background=False, delta=0.99, softmax_scale=100.0,
               teacher=dict(type='oracle')),
-    test_cfg=dict(patch_remainder='drop'),
+    test_cfg=dict(patch_remainder='pad_stretch'),
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[122.771, 116.746, 104.094],
                            std=[68.501, 66.632, 70.323], bgr_to_rgb=True,
                            size=(64, 64)),  # training batches are stacked: 64 px images

@@ -1,4 +1,4 @@
 # NACLIP on COCO-Object without PAMR: `test_all.sh reduced naclip 5 off` in
 # sinahmr/NACLIP (eval.py --pamr off sets pamr_steps=0); otherwise as the PAMR config.
 _base_ = ['./naclip_vit-b16_coco_object.py']
-model = dict(steps=[])
+model = dict(steps=[dict(type='Renormalise')])

@@ -1,4 +1,4 @@
 # NACLIP on PASCAL VOC20 without PAMR: `test_all.sh reduced naclip 5 off` in
 # sinahmr/NACLIP (eval.py --pamr off sets pamr_steps=0); otherwise as the PAMR config.
 _base_ = ['./naclip_vit-b16_voc20.py']
-model = dict(steps=[])
+model = dict(steps=[dict(type='Renormalise')])

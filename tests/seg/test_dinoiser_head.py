@@ -50,7 +50,7 @@ def test_ffn_input_pass_leaves_the_dense_features_unchanged():
     assert torch.equal(plain.dense, tapped.dense)
 
 
-def test_patch_scores_are_refined_maskclip_cosines():
+def test_patch_scores_are_softmaxed_refined_maskclip_cosines():
     model = build()
     text = model.text_embeddings(model.vocabulary)
     images = torch.randn(1, 3, 32, 32)
@@ -60,10 +60,13 @@ def test_patch_scores_are_refined_maskclip_cosines():
     corr = corr.transpose(1, 2) @ corr
     refined = pooled_refinement(dense.dense, corr, 0.2)
     expected = torch.einsum('ndhw,sd->nshw', F.normalize(refined, dim=1), text)
-    torch.testing.assert_close(model.window_scores(images, upsample=False).scores, expected)
+    out = model.window_scores(images, upsample=False)
+    assert out.space == 'prob'  # softmax(100 cos) on the patch grid, as the authors' cls_seg
+    torch.testing.assert_close(out.scores, (100 * expected).softmax(1))
     plain = build(refine=False)
     maskclip = torch.einsum('ndhw,sd->nshw', F.normalize(dense.dense, dim=1), text)
-    torch.testing.assert_close(plain.window_scores(images, upsample=False).scores, maskclip)
+    torch.testing.assert_close(plain.window_scores(images, upsample=False).scores,
+                               (100 * maskclip).softmax(1))
 
 
 def test_background_head_hands_cells_to_background():

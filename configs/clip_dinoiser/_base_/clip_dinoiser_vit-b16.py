@@ -6,7 +6,7 @@ _base_ = ['../../_base_/models/ov_segmentor_vit-b16.py']
 # delta=0.99), configs/maskclip.yaml (OpenCLIP ViT-B-16 laion2b_s34b_b88k, use_templates=True:
 # 80 ImageNet templates), MaskClipHead.cls_seg (softmax of 100 x cosine), MaskClip.resize_pos_embed
 # (bicubic to the grid size), segmentation/configs/_base_/datasets/*.py (short side 448, slide
-# 448/224). apply_found (background head) only on VOC21 and COCO-Object (main_eval.py evaluate).
+# 448/224), DinoCLIP.make_input_divisible (pad_stretch). apply_found (background head) only on VOC21 and COCO-Object (main_eval.py evaluate).
 # head.checkpoint: the authors' released head weights (their layout is read as is, or convert
 # with tools/model_converters/clip_dinoiser.py).
 model = dict(
@@ -20,9 +20,10 @@ model = dict(
         corr_threshold=0.2,
         apply_background=False,
         delta=0.99,
-        background_scale=100.0,
+        softmax_scale=100.0,
         checkpoint='checkpoints/clip_dinoiser/last.pt',
     ),
-    logit_scale=100.0,
-    test_cfg=dict(crop_size=448, stride=224),
+    logit_scale=100.0,  # unused: the head returns probabilities (softmax_scale above)
+    # make_input_divisible: black pixels at the right and bottom, map resized over the window.
+    test_cfg=dict(crop_size=448, stride=224, patch_remainder='pad_stretch'),
 )

@@ -1,10 +1,10 @@
 """CLIP-DINOiser's pure functions: correlation pooling and the background override.
 
-Sources: the paper (ANCHORS.md section 2) and wysoczanska/clip_dinoiser
+Sources: the paper (Wysoczańska et al., ECCV 2024) and wysoczanska/clip_dinoiser
 ``models/clip_dinoiser/clip_dinoiser.py``: ``compute_weighted_pool`` (refinement, with a 1e-6
 added to the normaliser), ``CLIP_DINOiser.forward`` (``corrs[corrs < gamma] = 0``, gamma 0.2; the
-FOUND override on the feature grid: where max class probability < delta (0.99) and the
-saliency sigmoid is <= 0.5, class 0 gets probability 1).
+FOUND override on the feature grid, on probabilities: where max class probability < delta (0.99)
+and the saliency sigmoid is <= 0.5, class 0 gets probability 1, the others keep theirs).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from dense_clip.models.text import reduce_synonyms
 
 __all__ = ['threshold_correlations', 'pooled_refinement', 'background_override']
 
@@ -51,31 +53,30 @@ def pooled_refinement(feats: Tensor, corr: Tensor, threshold: float | None = 0.2
     return pooled.reshape(b, -1, h, w)
 
 
-def background_override(logits: Tensor, fg_logit: Tensor, class_index: Tensor,
-                        background_class: int, logit_scale: float, delta: float = 0.99,
-                        value: float = 1.0) -> Tensor:
-    """Hands uncertain, non-salient cells to the background class.
+def background_override(probs: Tensor, fg_logit: Tensor, class_index: Tensor,
+                        background_class: int, delta: float = 0.99) -> Tensor:
+    """Hands uncertain, non-salient cells to the background class, as the authors do.
+
+    Where the top class probability is below ``delta`` and the background head's sigmoid is
+    <= 0.5, the probability of the background class is set to 1.0 and every other class keeps
+    its probability (``CLIP_DINOiser.forward``: ``output[:, 0, uncertain & ~found] = 1.0`` on the
+    softmax output). With synonyms, every name of the background class gets 1.0 and a class's
+    certainty is its best name's probability.
 
     Args:
-        logits: (B, S, h, w) cosine logits, one channel per class name.
+        probs: (B, S, h, w) probabilities over the S class names (softmax of the scaled cosines).
         fg_logit: (B, 1, h, w) foreground logits of the background head.
         class_index: (S,) long, the class of each name.
         background_class: index of the background class.
-        logit_scale: scale of the softmax over names that measures certainty.
         delta: cells whose top class probability is below it are uncertain (0.99).
-        value: cosine given to every background name at overridden cells (1.0 = the largest
-            cosine, so background wins the later softmax; the authors set the probability to 1).
 
     Returns:
-        (B, S, h, w) logits, a copy.
+        (B, S, h, w) probabilities, a copy.
     """
-    probs = (logits.float() * logit_scale).softmax(dim=1)
-    num_classes = int(class_index.max()) + 1
-    index = class_index.to(probs.device).view(1, -1, 1, 1).expand_as(probs)
-    per_class = probs.new_zeros(probs.shape[0], num_classes, *probs.shape[2:])
-    per_class = per_class.scatter_reduce(1, index, probs, 'amax', include_self=False)
+    index = class_index.to(probs.device)
+    per_class = reduce_synonyms(probs, index)
     uncertain = per_class.max(dim=1).values < delta  # (B, h, w)
     background = torch.sigmoid(fg_logit.float())[:, 0] <= 0.5
     override = (uncertain & background)[:, None]  # (B, 1, h, w)
-    names = (class_index == background_class).view(1, -1, 1, 1)
-    return logits.masked_fill(override & names, value)
+    names = (index == background_class).view(1, -1, 1, 1)
+    return probs.masked_fill(override & names, 1.0)

@@ -12,9 +12,16 @@ DINO tricks for open-vocabulary semantic segmentation", ECCV 2024. Details from 
   LN2(x + attn(LN1 x)), not the block's output), CLS dropped: ``DenseRequest(ffn_inputs=...)``;
 * refinement: C = P̂ᵀP̂ of the correlation head, C < 0.2 -> 0, f'_i = Σ_j C_ij f_j / (Σ_j C_ij +
   1e-6), then cosine to the text embeddings;
-* background (VOC / COCO-Object only, ``apply_found``): cells whose top class probability
-  (softmax over names at ``background_scale``, the authors' ``cls_seg`` uses 100) is below
-  ``delta`` (0.99) and whose foreground sigmoid is <= 0.5 go to the background;
+* scores: ``softmax(100 * cosine)`` over the class names on the patch grid (the MaskCLIP head's
+  ``cls_seg``), so the head returns probabilities ('prob' space): the segmentor upsamples and
+  averages probabilities over windows, never cosines (``DinoCLIP_Infrencer.encode_decode``
+  resizes the model's probability map to the window; mmseg 0.x averages the windows);
+* background (VOC / COCO-Object only, ``apply_found``): cells whose top class probability is
+  below ``delta`` (0.99) and whose foreground sigmoid is <= 0.5 get background probability 1.0,
+  the other classes keep theirs;
+* input sizes: the authors zero-pad the [0, 1] RGB window at the right and bottom to a multiple
+  of the patch (``make_input_divisible``) and resize the padded grid's map over the unpadded
+  window: the segmentor's ``test_cfg.patch_remainder='pad_stretch'``;
 * training: BCE-with-logits between the correlations clamped at 0 (used directly as logits, as
   the authors do: ``pred_corrs[pred_corrs < 0] = 0``) and the binarised teacher correlations, plus
   BCE between the background head's logit and the teacher's foreground map; only the two heads
@@ -62,7 +69,9 @@ class DINOiserHead(SegHead):
         refine: apply the correlation pooling (False gives plain MaskCLIP, for ablations).
         apply_background: use the background head at inference (VOC21 / COCO-Object).
         delta: certainty threshold of the background override (0.99).
-        background_scale: softmax scale of the certainty (100, the authors' ``cls_seg``).
+        softmax_scale: scale of the cosines in the softmax over names (100, the authors'
+            ``cls_seg``); the head's output is probabilities, so the segmentor's
+            ``logit_scale`` does not apply.
         teacher: training targets, ``dict(type='oracle')`` or ``dict(type='proxy', proxy=...)``
             (``dense_clip.models.dinoiser.teachers``); None for inference-only models.
         checkpoint: head weights (the authors' ``last.pt`` layout or ours), loaded in
@@ -75,7 +84,7 @@ class DINOiserHead(SegHead):
     def __init__(self, feats_block: int = -3, corr_dim: int = 256, corr_kernel: int = 3,
                  corr_threshold: float = 0.2, refine: bool = True,
                  apply_background: bool = False, delta: float = 0.99,
-                 background_scale: float = 100.0, teacher: dict | None = None,
+                 softmax_scale: float = 100.0, teacher: dict | None = None,
                  checkpoint: str | None = None,
                  loss_weights: tuple[float, float] = (1.0, 1.0)) -> None:
         super().__init__()
@@ -86,7 +95,7 @@ class DINOiserHead(SegHead):
         self.refine = refine
         self.apply_background = apply_background
         self.delta = delta
-        self.background_scale = background_scale
+        self.softmax_scale = softmax_scale
         self.checkpoint = checkpoint
         self.loss_weights = tuple(loss_weights)
         self.teacher = build_teacher(teacher)
@@ -142,12 +151,13 @@ class DINOiserHead(SegHead):
             feats = pooled_refinement(feats, self.corr_head.correlations(inter),
                                       self.corr_threshold)
         logits = torch.einsum('ndhw,sd->nshw', F.normalize(feats, dim=1), text)
+        probs = (logits * self.softmax_scale).softmax(dim=1)
         background = vocabulary.background_index
         if self.apply_background and background is not None:
-            logits = background_override(
-                logits, self.bkg_head(inter), vocabulary.synonym_index(logits.device),
-                background, self.background_scale, self.delta)
-        return Prediction(scores=logits, space='cosine')
+            probs = background_override(probs, self.bkg_head(inter),
+                                        vocabulary.synonym_index(probs.device), background,
+                                        self.delta)
+        return Prediction(scores=probs, space='prob')
 
     def loss(self, dense: DenseOutput, inputs: Tensor, data_samples: list) -> dict[str, Tensor]:
         """BCE losses of the two heads against the teacher's targets.

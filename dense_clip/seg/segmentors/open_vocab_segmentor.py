@@ -229,9 +229,28 @@ class OpenVocabSegmentor(BaseSegmentor):
         return StepContext(vocabulary=vocabulary, text=self.text_embeddings(vocabulary),
                            logit_scale=self.logit_scale)
 
+    def _pad_value(self) -> Tensor | float:
+        """A black pixel (0 in the input's value range) after the data preprocessor."""
+        mean = getattr(self.data_preprocessor, 'mean', None)
+        std = getattr(self.data_preprocessor, 'std', None)
+        if mean is None or std is None:
+            return 0.0
+        return (-mean / std).reshape(1, -1, 1, 1)
+
     def _pad_windows(self, windows: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
+        """Pads windows as ``patch_remainder`` says; returns them and (left, right, top, bottom)."""
         if self.patch_remainder == 'pad':
             return pad_to_multiple(windows, self.encoder.patch_size)
+        if self.patch_remainder == 'pad_stretch':
+            (ph, pw), (h, w) = self.encoder.patch_size, windows.shape[-2:]
+            padding = (0, (-w) % pw, 0, (-h) % ph)
+            if any(padding):
+                padded = windows.new_empty(*windows.shape[:2], h + padding[3], w + padding[1])
+                padded[:] = torch.as_tensor(self._pad_value(), dtype=windows.dtype,
+                                            device=windows.device)
+                padded[..., :h, :w] = windows
+                windows = padded
+            return windows, padding
         return windows, (0, 0, 0, 0)
 
     def window_scores(self, windows: Tensor, vocabulary: Vocabulary | Any = None,
@@ -265,7 +284,10 @@ class OpenVocabSegmentor(BaseSegmentor):
                 pred = step(pred, ctx)
         ctx.dense = None
         scores = pred.scores
-        if upsample:
+        if upsample and self.patch_remainder == 'pad_stretch':  # padded grid over the window
+            scores = F.interpolate(scores, size=(height, width), mode='bilinear',
+                                   align_corners=False)
+        elif upsample:
             scores = F.interpolate(scores, size=padded.shape[-2:], mode='bilinear',
                                    align_corners=False)
             left, _, top, _ = padding
