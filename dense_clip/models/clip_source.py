@@ -9,7 +9,6 @@ the embedded CLIP ``dense_clip:tiny-clip-synth`` (package data, loaded at once).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,19 +20,22 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
+from dense_clip.models.clip.embedded import (
+    EMBEDDED_MODELS,
+    embedded_checkpoint,
+    load_embedded,
+    sha256_file,
+)
 from dense_clip.models.clip.loading import (
-    _check_model_name,
-    _looks_like_file,
-    _tag_needs_quick_gelu,
+    check_model_name,
     load_checked,
     load_clip,
+    looks_like_file,
     read_state_dict,
+    tag_needs_quick_gelu,
 )
 
 __all__ = ['EMBEDDED_MODELS', 'CLIPSource']
-
-#: Names of CLIPs shipped inside the package (no download).
-EMBEDDED_MODELS = ('dense_clip:tiny-clip-synth',)
 
 
 class CLIPSource:
@@ -58,9 +60,8 @@ class CLIPSource:
             raise ValueError('give either model_name or model_cfg, not both')
         if model_cfg is None and model_name is None and pretrained is None:
             raise ValueError('CLIPSource needs model_name, model_cfg or a checkpoint file')
-        if model_name is not None and model_name.startswith('dense_clip:') \
-                and model_name not in EMBEDDED_MODELS:
-            raise ValueError(f'unknown embedded model {model_name!r}; have {EMBEDDED_MODELS}')
+        if model_name is not None and model_name.startswith('dense_clip:'):
+            embedded_checkpoint(model_name)  # unknown names: a ValueError listing the known
         self.model_name = model_name
         self.pretrained = pretrained
         self.model_cfg = model_cfg
@@ -74,9 +75,7 @@ class CLIPSource:
     def build(self) -> tuple[nn.Module, Callable]:
         """Builds the architecture (random weights unless documented above) and tokenizer."""
         if self.model_name in EMBEDDED_MODELS:
-            from dense_clip.synthetic.tiny_clip import load_tiny_clip
-
-            model, tokenizer = load_tiny_clip()
+            model, tokenizer = load_embedded(self.model_name)
             self._loaded_at_build = True
             return self._cast(model.eval()), tokenizer
         if self.model_cfg is not None:
@@ -87,10 +86,10 @@ class CLIPSource:
         if self.model_name is None:  # architecture inferred from an OpenAI-layout file
             self._loaded_at_build = True
             return load_clip(None, self.pretrained, precision=self.precision)
-        _check_model_name(self.model_name)
+        check_model_name(self.model_name)
         # Weights trained with QuickGELU (e.g. 'openai') need it in the architecture too.
-        quick_gelu = (self.pretrained is not None and not _looks_like_file(self.pretrained)
-                      and _tag_needs_quick_gelu(self.model_name, self.pretrained))
+        quick_gelu = (self.pretrained is not None and not looks_like_file(self.pretrained)
+                      and tag_needs_quick_gelu(self.model_name, self.pretrained))
         model = open_clip.create_model(self.model_name, pretrained=None, device='cpu',
                                        force_quick_gelu=quick_gelu, cache_dir=self.cache_dir)
         tokenizer = open_clip.get_tokenizer(self.model_name, cache_dir=self.cache_dir)
@@ -130,7 +129,5 @@ class CLIPSource:
                 stat = os.stat(path)
                 parts += [stat.st_size, stat.st_mtime_ns]
         if self.model_name in EMBEDDED_MODELS:
-            from dense_clip.synthetic.tiny_clip import CHECKPOINT
-
-            parts.append(hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest())
+            parts.append(sha256_file(embedded_checkpoint(self.model_name)))
         return '|'.join(str(p) for p in parts)

@@ -9,27 +9,33 @@ Keeping the file small: the training script zeroes every row of the token embedd
 except the rows of tokens that the world's vocabulary uses (plus start/end of text), and those
 rows get no gradient, so they stay exactly zero (AdamW with a zero gradient makes a zero update).
 The checkpoint stores only the nonzero rows (``text.token_rows``) and their token ids
-(``text.token_ids``); :func:`load_tiny_clip` rebuilds the full table with zeros elsewhere, so the
-loaded model reproduces the trained model's outputs bit for bit. A word outside the world's
+(``text.token_ids``); the loader (``dense_clip.models.clip.embedded``, which serves the shipped
+model by name) rebuilds the full table with zeros elsewhere, so the loaded model reproduces the
+trained model's outputs bit for bit. A word outside the world's
 vocabulary maps to a zero embedding (plus its positional embedding).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import open_clip
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-DATA_DIR = Path(__file__).resolve().parents[1] / 'data' / 'tiny_clip'
-CHECKPOINT = DATA_DIR / 'tiny_clip_synth.safetensors'
-TOKENIZER_NAME = 'ViT-B-16'
-TOKEN_TABLE_KEY = 'token_embedding.weight'
+from dense_clip.models.clip.embedded import (
+    TOKEN_TABLE_KEY,
+    TOKENIZER_NAME,
+    embedded_checkpoint,
+    load_sparse_clip,
+    sha256_file,
+)
+
+CHECKPOINT = embedded_checkpoint('dense_clip:tiny-clip-synth')
+DATA_DIR = CHECKPOINT.parent
 
 # open_clip model config (kwargs of open_clip.CLIP). The shipped checkpoint's own config is in
 # its JSON; this is the default the training script starts from.
@@ -80,15 +86,6 @@ def restrict_token_table(model: open_clip.CLIP, keep_ids: torch.Tensor) -> None:
         table[~keep] = 0.0
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_tiny_clip(
     model: open_clip.CLIP, cfg: dict[str, Any], path: str | Path, meta: dict[str, Any]
 ) -> dict[str, Any]:
@@ -128,34 +125,12 @@ def save_tiny_clip(
 def load_tiny_clip(
     path: str | Path | None = None, check_sha256: bool = True
 ) -> tuple[open_clip.CLIP, Any]:
-    """Loads the embedded tiny CLIP and its tokenizer.
+    """Loads the embedded tiny CLIP (or another checkpoint saved by :func:`save_tiny_clip`).
 
-    Args:
-        path: ``.safetensors`` checkpoint; defaults to the shipped one. Its JSON must sit beside.
-        check_sha256: Verify the file against the sha256 in the JSON.
-
-    Returns:
-        ``(model, tokenizer)``: an eval-mode fp32 CPU ``open_clip.CLIP`` and open_clip's standard
-        tokenizer. Images: (B, 3, 64, 64) float, normalised with ``model.visual.image_mean/std``
-        (OpenAI CLIP mean/std on 0-1 pixels).
-
-    Raises:
-        ValueError: If the checksum does not match.
+    Images: (B, 3, 64, 64) float, normalised with ``model.visual.image_mean/std`` (OpenAI CLIP
+    mean/std on 0-1 pixels). See :func:`dense_clip.models.clip.embedded.load_sparse_clip`.
     """
-    path = Path(path or CHECKPOINT)
-    record = json.loads(path.with_suffix('.json').read_text())
-    if check_sha256 and sha256_file(path) != record['sha256']:
-        raise ValueError(f'sha256 mismatch for {path}')
-    cfg = record['model_cfg']
-    model = build_tiny_clip(cfg)
-    state = load_file(str(path))
-    ids, rows = state.pop('text.token_ids'), state.pop('text.token_rows')
-    table = torch.zeros_like(model.token_embedding.weight)
-    table[ids] = rows
-    state[TOKEN_TABLE_KEY] = table
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return model, get_tokenizer(cfg)
+    return load_sparse_clip(path or CHECKPOINT, check_sha256)
 
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from dense_clip.seg.datasets.ade847_categories import ADE847_CATEGORIES
+from dense_clip.seg.datasets.class_lists import ade847_object_ids
 from tests.conftest import load_tool
 
 
@@ -108,7 +108,7 @@ def write_ade_full_image(folder: Path, name: str, ade_ids: np.ndarray) -> None:
 def test_ade847_converter_and_dataset(tmp_path: Path) -> None:
     tool = load_converter('ade847')
     root = tmp_path / 'ADE20K_2021_17_01'
-    known = {ade_id for ade_id, _ in ADE847_CATEGORIES}
+    known = set(ade847_object_ids())
     unknown = next(i for i in range(1, 4000) if i not in known)
     ids = np.array([[2978, 3148, 1223, 603], [0, unknown, 2978, 3148]], np.int64)
     small = np.kron(ids, np.ones((20, 14), np.int64))  # (40, 56)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dense_clip.seg.datasets.ade847_categories import ADE847_CATEGORIES
+from dense_clip.seg.datasets.class_lists import ade847_object_ids
 
 IGNORE = 65535
 MAX_SHORT_SIDE = 512
@@ -39,7 +39,7 @@ _PREFIX = {'validation': 'ADE_val_', 'training': 'ADE_train_'}
 def id_lut() -> np.ndarray:
     """(65536,) uint16 lookup: ADE20K 2021 object class id -> ADE-847 train id or 65535."""
     lut = np.full(1 << 16, IGNORE, np.uint16)
-    for train_id, (ade_id, _) in enumerate(ADE847_CATEGORIES):
+    for train_id, ade_id in enumerate(ade847_object_ids()):
         lut[ade_id] = train_id
     return lut
 

@@ -85,13 +85,13 @@ def load_clip(
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
-    if pretrained is not None and _looks_like_file(pretrained):
+    if pretrained is not None and looks_like_file(pretrained):
         state_dict = read_state_dict(pretrained)
         if model_name is None:
             model = build_openai_model(state_dict, source=str(pretrained))
             tokenizer = SimpleTokenizer(context_length=model.context_length)
         else:
-            _check_model_name(model_name)
+            check_model_name(model_name)
             model = open_clip.create_model(model_name, pretrained=None, device='cpu')
             load_checked(model, state_dict, source=str(pretrained), model_name=model_name)
             tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
@@ -103,9 +103,9 @@ def load_clip(
                     f'file or an hf-hub: id; got pretrained={pretrained!r}'
                 )
             model_name, pretrained = pretrained, None
-        _check_model_name(model_name)
+        check_model_name(model_name)
         kwargs: dict[str, Any] = {}
-        if pretrained is not None and _tag_needs_quick_gelu(model_name, pretrained):
+        if pretrained is not None and tag_needs_quick_gelu(model_name, pretrained):
             kwargs['force_quick_gelu'] = True
         model = open_clip.create_model(
             model_name, pretrained=pretrained, cache_dir=cache_dir, device='cpu', **kwargs
@@ -120,7 +120,8 @@ def load_clip(
 # ----------------------------------------------------------------------------------------------
 # Reading files
 # ----------------------------------------------------------------------------------------------
-def _looks_like_file(pretrained: str | os.PathLike) -> bool:
+def looks_like_file(pretrained: str | os.PathLike) -> bool:
+    """True when ``pretrained`` names a checkpoint file rather than an open_clip tag."""
     text = os.fspath(pretrained)
     if text.startswith(_SCHEMAS):
         return False
@@ -363,7 +364,8 @@ def load_checked(
 # ----------------------------------------------------------------------------------------------
 # open_clip names and tags
 # ----------------------------------------------------------------------------------------------
-def _check_model_name(model_name: str) -> None:
+def check_model_name(model_name: str) -> None:
+    """Raises a ValueError listing close matches when open_clip does not know ``model_name``."""
     if model_name.startswith(_SCHEMAS):
         return
     models = open_clip.list_models()
@@ -375,7 +377,9 @@ def _check_model_name(model_name: str) -> None:
         )
 
 
-def _tag_needs_quick_gelu(model_name: str, tag: str) -> bool:
+def tag_needs_quick_gelu(model_name: str, tag: str) -> bool:
+    """True when open_clip's weights ``tag`` were trained with QuickGELU but the architecture
+    ``model_name`` does not declare it (e.g. 'ViT-B-16' with 'openai')."""
     name = model_name.replace('/', '-')
     tag_cfg = open_clip.get_pretrained_cfg(name, tag)
     model_cfg = open_clip.get_model_config(name) or {}

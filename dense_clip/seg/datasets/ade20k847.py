@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from mmseg.registry import DATASETS
 
-from .ade847_categories import ADE847_CLASSES
-from .uint16_seg_dataset import UInt16SegDataset, make_palette
+from .class_lists import ClassListMetainfo
+from .uint16_seg_dataset import UInt16SegDataset
 
 
 @DATASETS.register_module()
@@ -27,7 +27,7 @@ class ADE20K847Dataset(UInt16SegDataset):
         **kwargs: Passed to :class:`UInt16SegDataset` (``data_root``, ``data_prefix``, ...).
     """
 
-    METAINFO = dict(classes=ADE847_CLASSES, palette=make_palette(len(ADE847_CLASSES), 847))
+    METAINFO = ClassListMetainfo('ade847', palette_seed=847)
 
     def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.tif', **kwargs) -> None:
         kwargs.setdefault('reduce_zero_label', False)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from mmseg.registry import DATASETS
 
-from .context459_categories import CONTEXT459_CLASSES
-from .uint16_seg_dataset import UInt16SegDataset, make_palette
+from .class_lists import ClassListMetainfo
+from .uint16_seg_dataset import UInt16SegDataset
 
 
 @DATASETS.register_module()
@@ -28,7 +28,7 @@ class PascalContext459Dataset(UInt16SegDataset):
         **kwargs: Passed to :class:`UInt16SegDataset` (``data_root``, ``data_prefix``, ...).
     """
 
-    METAINFO = dict(classes=CONTEXT459_CLASSES, palette=make_palette(len(CONTEXT459_CLASSES), 459))
+    METAINFO = ClassListMetainfo('context459', palette_seed=459)
 
     def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.tif', **kwargs) -> None:
         kwargs.setdefault('reduce_zero_label', False)

@@ -6,16 +6,9 @@ import os.path as osp
 from collections.abc import Sequence
 
 import mmengine.fileio as fileio
-import numpy as np
 from mmseg.datasets import BaseSegDataset
 
 from .loading import UINT16_IGNORE_INDEX
-
-
-def make_palette(num_classes: int, seed: int) -> list[list[int]]:
-    """Returns a fixed pseudo-random RGB palette (for visualisation only)."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(num_classes, 3)).tolist()
 
 
 class UInt16SegDataset(BaseSegDataset):
