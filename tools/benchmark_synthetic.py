@@ -72,6 +72,7 @@ def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float
 def main() -> None:
     args = parse_args()
     from dense_clip.synthetic.dataset import write_dataset
+    from dense_clip.utils.progress import track
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def main() -> None:
             ('all background', miou_of_labelling(
                 data_root, lambda gt: np.zeros_like(gt), num_classes), ''),
         ]
-        for method in args.methods:
+        for method in track(args.methods, 'synthetic benchmark', unit='method'):
             miou, seconds = evaluate_method(method, data_root, out_dir)
             rows.append((method, miou, f'{seconds:.1f}'))
             logging.getLogger(__name__).info('%s: mIoU %.2f', method, miou)
