@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import importlib
 
-from mmengine.registry import MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
+from mmengine.registry import HOOKS, MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
 
-__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS']
+__all__ = ['HOOKS', 'MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS']
 
 # Names under which the task registries are reachable, and where they come from.
 _TASK_REGISTRIES = {
@@ -27,10 +27,13 @@ _TASK_REGISTRIES = {
     'SEG_TRANSFORMS': ('mmseg.registry', 'TRANSFORMS'),
     'SEG_METRICS': ('mmseg.registry', 'METRICS'),
     'SEG_HOOKS': ('mmseg.registry', 'HOOKS'),
+    'SEG_VISUALIZERS': ('mmseg.registry', 'VISUALIZERS'),
     'DET_MODELS': ('mmdet.registry', 'MODELS'),
     'DET_DATASETS': ('mmdet.registry', 'DATASETS'),
     'DET_TRANSFORMS': ('mmdet.registry', 'TRANSFORMS'),
     'DET_METRICS': ('mmdet.registry', 'METRICS'),
+    'DET_HOOKS': ('mmdet.registry', 'HOOKS'),
+    'DET_VISUALIZERS': ('mmdet.registry', 'VISUALIZERS'),
 }
 
 def __getattr__(name: str) -> Registry:

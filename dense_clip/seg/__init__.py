@@ -6,6 +6,6 @@ mmdet.
 
 from dense_clip import engine  # noqa: F401  (CPU model wrapper)
 
-from . import datasets, segmentors, transforms  # noqa: F401
+from . import datasets, evaluation, segmentors, transforms, visualization  # noqa: F401
 
-__all__ = ['datasets', 'segmentors', 'transforms']
+__all__ = ['datasets', 'evaluation', 'segmentors', 'transforms', 'visualization']
