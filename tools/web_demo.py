@@ -52,8 +52,7 @@ def default_classes() -> str:
     """The synthetic world's classes in the demo's syntax (its bundled sample's vocabulary)."""
     from dense_clip.synthetic import world
 
-    background = '|'.join(['background', *world.background_names()])
-    return ', '.join([background, *('|'.join(c.synonyms) for c in world.categories())])
+    return ', '.join(line.replace(',', '|') for line in world.class_name_lines())
 
 
 def method_configs(extra: list[str]) -> dict[str, str]:
