@@ -5,8 +5,8 @@ own progress): text encoding, dataset and checkpoint conversion, synthetic data 
 the synthetic benchmark and the demos. On a terminal the bar shows the rate and the time left;
 when the stream is not a terminal (a log file, CI, a pipe) only two lines are written::
 
-    [text encoding] start: 67760 prompts
-    [text encoding] done: 67760 prompts in 412.3 s (164.3 prompts/s)
+    [synthetic val set] start: 200 images
+    [synthetic val set] done: 200 images in 0.6 s (312.1 images/s)
 
 ``DENSE_CLIP_PROGRESS`` overrides the choice: ``bar``, ``lines`` or ``off``.
 """
