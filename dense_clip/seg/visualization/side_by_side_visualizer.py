@@ -77,8 +77,9 @@ class SegSideBySideVisualizer(SegLocalVisualizer):
             image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
         drawn = render_panels(image, panels, names, colours, self.alpha, self.min_width)
         self.set_image(drawn)
-        if show:
-            self.show(drawn, win_name=name, wait_time=wait_time, backend='cv2')
+        if show:  # mmengine's cv2 backend shows the array as it is: hand it BGR
+            self.show(np.ascontiguousarray(drawn[..., ::-1]), win_name=name,
+                      wait_time=wait_time, backend='cv2')
         if out_file is not None:
             Image.fromarray(drawn).save(out_file)
         else:
