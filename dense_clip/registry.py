@@ -23,9 +23,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mmengine.registry import MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
+from mmengine.registry import HOOKS, MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
 
 __all__ = [
+    'HOOKS',
     'LAST_BLOCKS',
     'MODELS',
     'MODEL_WRAPPERS',
@@ -58,11 +59,13 @@ _TASK_REGISTRIES = {
     'SEG_TRANSFORMS': ('mmseg.registry', 'TRANSFORMS'),
     'SEG_METRICS': ('mmseg.registry', 'METRICS'),
     'SEG_HOOKS': ('mmseg.registry', 'HOOKS'),
+    'SEG_VISUALIZERS': ('mmseg.registry', 'VISUALIZERS'),
     'DET_MODELS': ('mmdet.registry', 'MODELS'),
     'DET_DATASETS': ('mmdet.registry', 'DATASETS'),
     'DET_TRANSFORMS': ('mmdet.registry', 'TRANSFORMS'),
     'DET_METRICS': ('mmdet.registry', 'METRICS'),
     'DET_HOOKS': ('mmdet.registry', 'HOOKS'),
+    'DET_VISUALIZERS': ('mmdet.registry', 'VISUALIZERS'),
 }
 
 

@@ -5,7 +5,9 @@
 Writes the synthetic validation set (seeded; seconds), runs each method's config under
 configs/synthetic/ through mmengine's Runner and mmseg's IoUMetric, and writes results.md and
 results.csv: mIoU per method, next to chance (a seeded uniformly random labelling scored by the
-same metric) and the all-background labelling. Needs no download.
+same metric) and the all-background labelling, and per method
+``OUT_DIR/<method>/<timestamp>/per_class.{csv,png}`` (per-class IoU, seen and unseen classes
+coloured apart). Needs no download.
 """
 
 from __future__ import annotations
@@ -55,12 +57,18 @@ def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float
     """Runs one method's config; returns (mIoU percent, seconds)."""
     from mmengine.runner import Runner
 
-    from dense_clip.engine import load_config, setup_checkpoint_loading
+    from dense_clip.engine import (
+        TestOutputs,
+        configure_test_outputs,
+        load_config,
+        setup_checkpoint_loading,
+    )
 
     cfg = load_config(str(CONFIG).format(method=method), work_dir=str(work_dir / method))
     cfg.test_dataloader.dataset.data_root = str(data_root)
     cfg.val_dataloader = cfg.test_dataloader
     cfg.log_level = 'WARNING'
+    configure_test_outputs(cfg, TestOutputs())  # per-class CSV and chart per method
     setup_checkpoint_loading()
     runner = Runner.from_cfg(cfg)
     runner.model.init_weights()
@@ -72,6 +80,7 @@ def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float
 def main() -> None:
     args = parse_args()
     from dense_clip.synthetic.dataset import write_dataset
+    from dense_clip.utils.progress import track
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +96,7 @@ def main() -> None:
             ('all background', miou_of_labelling(
                 data_root, lambda gt: np.zeros_like(gt), num_classes), ''),
         ]
-        for method in args.methods:
+        for method in track(args.methods, 'synthetic benchmark', unit='method'):
             miou, seconds = evaluate_method(method, data_root, out_dir)
             rows.append((method, miou, f'{seconds:.1f}'))
             logging.getLogger(__name__).info('%s: mIoU %.2f', method, miou)

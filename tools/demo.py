@@ -39,24 +39,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def parse_classes(text: str) -> list[str]:
-    """'dog|puppy,cat' -> ['dog: dog, puppy', 'cat: cat'] (a class is named by its first synonym).
-
-    Raises:
-        ValueError: an empty class or synonym.
-    """
-    classes = [[s.strip() for s in item.split('|')] for item in text.split(',')]
-    if not text.strip() or any(not s for synonyms in classes for s in synonyms):
-        raise ValueError(f'--classes {text!r} has an empty class name')
-    return [f'{synonyms[0]}: {", ".join(synonyms)}' for synonyms in classes]
-
-
 def main() -> None:
     args = parse_args()
     import numpy as np
 
     from dense_clip.apis import SegmentationInferencer
+    from dense_clip.apis.classes import parse_classes
     from dense_clip.utils.overlay import draw_overlay
+    from dense_clip.utils.progress import Progress
 
     if not os.path.isfile(args.image):
         raise FileNotFoundError(f'image file not found: {args.image}')
@@ -64,9 +54,14 @@ def main() -> None:
     clip = None
     if args.clip_model or args.pretrained:
         clip = dict(model_name=args.clip_model, pretrained=args.pretrained)
-    inferencer = SegmentationInferencer(config, clip=clip)
     classes = parse_classes(args.classes) if args.classes else None
-    result = inferencer(args.image, classes)
+    # model building (CLIP weights) and segmentation (text encoding, windows) can each take
+    # minutes with a large CLIP and vocabulary; two steps, delayed so the default run is quiet
+    with Progress(2, 'demo', unit='step', delay=3.0) as progress:
+        inferencer = SegmentationInferencer(config, clip=clip)
+        progress.update()
+        result = inferencer(args.image, classes)
+        progress.update()
 
     names = result.class_names
     labels = result.labels

@@ -99,9 +99,10 @@ PYEOF
     "${PIP[@]}" install -q "$WHEEL"  # its pure-Python dependencies
 fi
 
-step "install mmsegmentation, mmdet, segment-anything and test tools"
+step "install mmsegmentation, mmdet, segment-anything, the web demo and test tools"
 "${PIP[@]}" install -q -r "$REPO/requirements/seg.txt" -r "$REPO/requirements/det.txt" \
-    -r "$REPO/requirements/sam.txt" -r "$REPO/requirements/tests.txt"
+    -r "$REPO/requirements/sam.txt" -r "$REPO/requirements/demo.txt" \
+    -r "$REPO/requirements/tests.txt"
 
 step "install dense_clip (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$REPO"

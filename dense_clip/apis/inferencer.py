@@ -35,6 +35,22 @@ class SegmentationResult:
     probs: np.ndarray
     class_names: tuple[str, ...]
 
+    def render(self, alpha: float = 0.55) -> np.ndarray:
+        """Image | overlay with a legend of pixel shares: ``(H', W', 3)`` uint8 RGB."""
+        from dense_clip.utils.overlay import render_overlay
+
+        return render_overlay(self.image_rgb, self.labels, self.class_names, alpha=alpha)
+
+    def legend(self) -> tuple[list[str], list[list]]:
+        """``(headers, rows)``: each class with pixels, its share in percent, largest first."""
+        from dense_clip.utils.overlay import label_shares
+
+        shares = label_shares(self.labels, len(self.class_names))
+        order = np.argsort(-shares, kind='stable')
+        rows = [[self.class_names[i], round(100 * float(shares[i]), 2)] for i in order
+                if shares[i] > 0]
+        return ['class', 'pixels (%)'], rows
+
 
 class SegmentationInferencer:
     """Builds a segmentation config's model once and segments images with any vocabulary.

@@ -2,13 +2,22 @@
 
 from .config import TASKS, DictAction, apply_dataset_vocabulary, load_config, parse_tool_args
 from .model_wrappers import CPUDistributedDataParallel
+from .per_class_hook import PerClassResultsHook
+from .per_class_metric import PerClassMetric, PerClassScores
 from .runner_setup import prepare_distributed, setup_checkpoint_loading
+from .test_outputs import TestOutputs, configure_test_outputs, display_available
 
 __all__ = [
     'TASKS',
     'DictAction',
     'CPUDistributedDataParallel',
     'apply_dataset_vocabulary',
+    'PerClassMetric',
+    'PerClassResultsHook',
+    'PerClassScores',
+    'TestOutputs',
+    'configure_test_outputs',
+    'display_available',
     'load_config',
     'parse_tool_args',
     'prepare_distributed',

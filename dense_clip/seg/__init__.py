@@ -6,6 +6,14 @@ mmdet.
 
 from dense_clip import engine  # noqa: F401  (CPU model wrapper)
 
-from . import datasets, heads, segmentors, steps, transforms  # noqa: F401
+from . import (  # noqa: F401
+    datasets,
+    evaluation,
+    heads,
+    segmentors,
+    steps,
+    transforms,
+    visualization,
+)
 
-__all__ = ['datasets', 'heads', 'segmentors', 'steps', 'transforms']
+__all__ = ['datasets', 'evaluation', 'heads', 'segmentors', 'steps', 'transforms', 'visualization']

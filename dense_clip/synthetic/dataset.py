@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dense_clip.utils.progress import track
+
 from . import world
 
 SPLIT_CODES = {'train': 10, 'val': 11, 'cls': 12}
@@ -98,7 +100,7 @@ def coco_categories() -> list[dict]:
 
 
 def write_dataset(root: str | Path, seed: int = 0, n_train: int = 200, n_val: int = 200,
-                  size: int = 64) -> dict[str, int]:
+                  size: int = 64, delay: float = 0.0) -> dict[str, int]:
     """Writes the segmentation set (mmseg layout), COCO instance json and class files.
 
     Layout::
@@ -108,6 +110,9 @@ def write_dataset(root: str | Path, seed: int = 0, n_train: int = 200, n_val: in
         root/annotations/instances_{train,val}.json   COCO boxes + uncompressed-RLE masks
         root/class_names.txt   25 lines, background first, comma-separated synonyms
         root/split.json        seen / unseen category names and the rule behind them
+
+    Progress per split goes to stderr (:mod:`dense_clip.utils.progress`); ``delay`` seconds of
+    work pass before anything is shown, so small sets written by tests stay silent.
 
     Returns:
         Number of images per split.
@@ -128,7 +133,8 @@ def write_dataset(root: str | Path, seed: int = 0, n_train: int = 200, n_val: in
         img_dir.mkdir(parents=True, exist_ok=True)
         ann_dir.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
-        for i in range(n):
+        indices = track(range(n), f'synthetic {name} set', unit='image', delay=delay) if n else ()
+        for i in indices:  # an empty split reports nothing
             scene = segmentation_scene(seed, name, i, size)
             file = f'{i:05d}.png'
             (img_dir / file).write_bytes(png_bytes(scene.image))

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from dense_clip.seg.datasets.class_lists import ade847_object_ids
+from dense_clip.utils.progress import track
 
 IGNORE = 65535
 MAX_SHORT_SIDE = 512
@@ -110,11 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     out_images.mkdir(parents=True, exist_ok=True)
     out_labels.mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_images / p.name, out_labels / (p.stem + '.tif')) for p in images]
+    desc = f'ADE-847 {args.split}'
     if args.nproc > 1:
         with Pool(args.nproc) as pool:
-            pool.map(_convert, jobs, chunksize=16)
+            for _ in track(pool.imap_unordered(_convert, jobs, chunksize=16), desc,
+                           total=len(jobs), unit='image'):
+                pass
     else:
-        for job in jobs:
+        for job in track(jobs, desc, unit='image'):
             _convert(job)
     print(f'{args.split}: wrote {len(jobs)} images to {out_images} and labels to {out_labels}')
 

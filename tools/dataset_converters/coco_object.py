@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dense_clip.utils.progress import track
+
 #: The 80 COCO thing category ids (1..90 without the 10 unused ids), in order.
 COCO_THING_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
 SUFFIX = '_instanceTrainIds.png'
@@ -112,7 +114,7 @@ def _convert_from_instances(args: argparse.Namespace, split: str, out_dir: Path)
     per_image: dict[int, list[dict]] = {image['id']: [] for image in data['images']}
     for ann in data['annotations']:
         per_image[ann['image_id']].append(ann)
-    for image in data['images']:
+    for image in track(data['images'], f'COCO-Object {split}', unit='image'):
         label = instance_label_map(image, per_image[image['id']], args.include_crowd)
         Image.fromarray(label).save(out_dir / (Path(image['file_name']).stem + SUFFIX))
     return len(data['images'])
@@ -134,11 +136,14 @@ def _convert_from_stuff(args: argparse.Namespace, split: str, out_dir: Path) -> 
         raise SystemExit(f'no COCO-Stuff label PNGs in {in_dir}')
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = [(src, out_dir / (src.stem + SUFFIX)) for src in sources]
+    desc = f'COCO-Object {split}'
     if args.nproc > 1:
         with Pool(args.nproc) as pool:
-            pool.map(_convert_pair, pairs, chunksize=64)
+            for _ in track(pool.imap_unordered(_convert_pair, pairs, chunksize=64), desc,
+                           total=len(pairs), unit='label map'):
+                pass
     else:
-        for pair in pairs:
+        for pair in track(pairs, desc, unit='label map'):
             _convert_pair(pair)
     return len(pairs)
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dense_clip.utils.progress import track
+
 IGNORE = 65535
 NUM_CLASSES = 459
 
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
     written, missing = 0, []
-    for image_id in ids:
+    for image_id in track(ids, 'PC-459', unit='image'):
         mat = mat_dir / f'{image_id}.mat'
         if not mat.is_file():  # CAT-Seg skips ids without a .mat as well
             missing.append(image_id)

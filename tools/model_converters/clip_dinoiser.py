@@ -24,31 +24,46 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from dense_clip.models.dinoiser import heads_state_dict, to_authors  # noqa: E402
 from dense_clip.utils.checkpoint import safe_torch_load  # noqa: E402
+from dense_clip.utils.progress import Progress  # noqa: E402
 
 
 def convert(src: str | Path, dst: str | Path, to_authors_layout: bool = False) -> dict:
-    """Reads ``src`` (weights only), writes ``dst``; returns what was written."""
+    """Reads ``src`` (weights only), writes ``dst``; returns what was written.
+
+    Reports its three steps (read, convert, write) through :class:`Progress`.
+    """
     src, dst = Path(src), Path(dst)
+    with Progress(3, f'converting {src.name}', unit='step') as progress:
+        return _convert(src, dst, to_authors_layout, progress)
+
+
+def _convert(src: Path, dst: Path, to_authors_layout: bool, progress: Progress) -> dict:
     if src.suffix == '.safetensors':
         from safetensors.torch import load_file
 
         checkpoint = load_file(str(src))
     else:
         checkpoint = safe_torch_load(src)
+    progress.update()
     heads = heads_state_dict(checkpoint)
     if to_authors_layout:
         epoch = checkpoint.get('epoch', 0)
         out = to_authors(heads, epoch=epoch if isinstance(epoch, int) else 0)
+        progress.update()
         torch.save(out, dst)
+        progress.update()
         return out
     heads = {k: v.detach().contiguous().clone() for k, v in heads.items()}
+    progress.update()
     if dst.suffix == '.safetensors':
         from safetensors.torch import save_file
 
         save_file(heads, str(dst))
+        progress.update()
         return heads
     out = {'state_dict': heads, 'meta': {'converted_from': src.name}}
     torch.save(out, dst)
+    progress.update()
     return out
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dense_clip.utils.progress import Progress
+
 from .templates import get_templates
 from .vocabulary import Vocabulary, build_vocabulary
 
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 Tokenizer = Callable[..., torch.Tensor]
+# Encodings shorter than this stay silent; longer ones report prompts/s and time left.
+_PROGRESS_DELAY_S = 2.0
 
 
 def model_device(model: Any) -> torch.device:
@@ -114,9 +118,12 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
 
     device = model_device(model)
     chunks = []
-    for start in range(0, len(prompts), batch_size):
-        batch = tokens[start:start + batch_size].to(device)
-        chunks.append(F.normalize(model.encode_text(batch).float(), dim=-1))
+    with Progress(len(prompts), 'text encoding', unit='prompt',
+                  delay=_PROGRESS_DELAY_S) as progress:
+        for start in range(0, len(prompts), batch_size):
+            batch = tokens[start:start + batch_size].to(device)
+            chunks.append(F.normalize(model.encode_text(batch).float(), dim=-1))
+            progress.update(len(batch))
     embeddings = torch.cat(chunks).view(len(synonyms), len(templates), -1)
     if not average_templates:
         return embeddings

@@ -26,6 +26,8 @@ class SyntheticWorldDataset(BaseSegDataset):
     METAINFO = dict(
         classes=('background', *(c.name for c in world.categories())),
         palette=_palette(len(world.categories()) + 1),
+        # never drawn in training images nor named in captions (read by PerClassResultsHook)
+        unseen_classes=tuple(c.name for c in world.categories() if not c.seen),
     )
 
     def __init__(self, img_suffix: str = '.png', seg_map_suffix: str = '.png',

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from torch import Tensor, nn
@@ -140,7 +141,8 @@ class OpenVocabSegmentor(BaseSegmentor):
             data_preprocessor = dict(type='SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
                                      bgr_to_rgb=True)
         if isinstance(data_preprocessor, dict):  # mmseg's, whatever the default scope
-            data_preprocessor = SEG_MODELS.build(data_preprocessor)
+            with DefaultScope.overwrite_default_scope('mmseg'):
+                data_preprocessor = SEG_MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
         text_cfg = _settings('text', text, _TEXT_DEFAULTS)
