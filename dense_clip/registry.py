@@ -10,6 +10,10 @@ task package's own registry, reached here lazily: ``SEG_MODELS`` imports mmseg o
 Configs activate dense_clip with::
 
     custom_imports = dict(imports=['dense_clip.seg'], allow_failed_imports=False)  # or .det
+
+dense_clip-internal registries are built here with ``locations=`` (the modules that fill them are
+imported on first lookup): ``WEIGHT_CONVERTERS`` holds the model zoo's named checkpoint
+converters (``Convert:`` in a metafile entry; see ``dense_clip.zoo``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import importlib
 
 from mmengine.registry import MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
 
-__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS']
+__all__ = ['MODELS', 'MODEL_WRAPPERS', 'TRANSFORMS', 'WEIGHT_CONVERTERS']
 
 # Names under which the task registries are reachable, and where they come from.
 _TASK_REGISTRIES = {
@@ -32,6 +36,12 @@ _TASK_REGISTRIES = {
     'DET_TRANSFORMS': ('mmdet.registry', 'TRANSFORMS'),
     'DET_METRICS': ('mmdet.registry', 'METRICS'),
 }
+
+#: Functions ``convert(src: Path, **args) -> dict[str, Tensor]`` turning an upstream checkpoint
+#: file into the state dict dense_clip loads; the zoo caches their output as safetensors.
+WEIGHT_CONVERTERS = Registry('weight converter', scope='dense_clip',
+                             locations=['dense_clip.zoo.converters'])
+
 
 def __getattr__(name: str) -> Registry:
     """Returns a task registry (importing its package) on first access."""
