@@ -103,6 +103,10 @@ step "install mmsegmentation, mmdet, segment-anything and test tools"
 "${PIP[@]}" install -q -r "$REPO/requirements/seg.txt" -r "$REPO/requirements/det.txt" \
     -r "$REPO/requirements/sam.txt" -r "$REPO/requirements/tests.txt"
 
+step "install openmim (without its dependencies; see requirements/mim.txt)"
+"${PIP[@]}" install -q -r "$REPO/requirements/mim.txt"
+"${PIP[@]}" install -q --no-deps "openmim>=0.3.9"
+
 step "install dense_clip (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$REPO"
 
