@@ -143,11 +143,14 @@ def coverage_problems(config: str | os.PathLike, index: ZooIndex) -> list[str]:
     name = os.path.relpath(config, index.root)
     problems = []
     for ref in refs:
+        target = mapped.get(ref.key)
         if ref.kind == 'zoo':
             if strip_scheme(ref.value) not in index.weights:
                 problems.append(f'{name}: {ref.key} = {ref.value!r} is not a weight entry')
+            elif target is not None and target != strip_scheme(ref.value):
+                problems.append(f'{name}: {ref.key} = {ref.value!r} but Zoo Weights maps it to '
+                                f'{target!r}')
             continue
-        target = mapped.get(ref.key)
         if target is None:
             problems.append(f'{name}: {ref.key} = {ref.value!r} is not mapped to a zoo name '
                             '(add the config to its metafile with Zoo Weights)')

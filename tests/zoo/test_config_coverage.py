@@ -68,12 +68,17 @@ def test_uncovered_stale_and_mismatched_mappings_are_reported(tmp_path):
                                   "pretrained='zoo://nowhere'))\n")
     (configs / 'none.py').write_text("model = dict(clip=dict(model_name="
                                      "'dense_clip:tiny-clip-synth'))\n")
+    (configs / 'c.py').write_text("model = dict(clip=dict(model_name='ViT-B-16', "
+                                  "pretrained='zoo://clip_b16'))\n")
     clip = weight_entry('clip_b16', 'https://e.com/ViT-B-16.pt',
                         **{'Open CLIP': 'ViT-B-16/laion2b_s34b_b88k'})
     config = {'Name': 'a', 'In Collection': 'Test', 'Config': 'configs/test/a.py',
               'Metadata': {'Zoo Weights': {'model.clip.pretrained': 'clip_b16',
                                            'model.stale': 'clip_b16'}}}
-    index = load_index(write_index(tmp_path, [clip], [config]))
+    switched = {'Name': 'c', 'In Collection': 'Test', 'Config': 'configs/test/c.py',
+                'Metadata': {'Zoo Weights': {'model.clip.pretrained': 'other'}}}
+    other = weight_entry('other', 'https://e.com/other.pt')
+    index = load_index(write_index(tmp_path, [clip, other], [config, switched]))
     problems = coverage_problems(configs / 'a.py', index)
     assert problems == [
         "configs/test/a.py: model.clip.pretrained = 'ViT-B-16/openai' is mapped to 'clip_b16', "
@@ -84,6 +89,9 @@ def test_uncovered_stale_and_mismatched_mappings_are_reported(tmp_path):
     assert coverage_problems(configs / 'b.py', index) == [
         "configs/test/b.py: model.clip.pretrained = 'zoo://nowhere' is not a weight entry"]
     assert coverage_problems(configs / 'none.py', index) == []
+    assert coverage_problems(configs / 'c.py', index) == [
+        "configs/test/c.py: model.clip.pretrained = 'zoo://clip_b16' but Zoo Weights maps it "
+        "to 'other'"]
     with pytest.raises(ZooError, match='names no weights'):
         needed_weights(str(configs / 'none.py'), index)
     with pytest.raises(ZooError, match=r"not in the zoo: .*heads_checkpoint = 'checkpoints/"):
