@@ -1,5 +1,7 @@
 """Installs dense_clip. Runtime requirements live in requirements/, split by role."""
 
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -19,6 +21,22 @@ def read_version() -> str:
     return namespace['__version__']
 
 
+def add_mim_extension() -> None:
+    """Copies model-index.yml and configs/ into dense_clip/.mim when a wheel or sdist is built.
+
+    OpenMMLab's layout: an installed package answers ``mim search dense_clip`` and the model zoo
+    (``dense_clip.zoo``) from that copy. A source checkout reads its own files instead.
+    """
+    if not {'bdist_wheel', 'sdist', 'build', 'build_py'} & set(sys.argv):
+        return
+    target = HERE / 'dense_clip' / '.mim'
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    shutil.copy2(HERE / 'model-index.yml', target / 'model-index.yml')
+    shutil.copytree(HERE / 'configs', target / 'configs')
+
+
+add_mim_extension()
 setup(
     name='dense_clip',
     version=read_version(),
@@ -28,7 +46,7 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['dense_clip', 'dense_clip.*']),
     include_package_data=True,
-    package_data={'dense_clip': ['data/*', 'data/**/*']},
+    package_data={'dense_clip': ['data/*', 'data/**/*', '.mim/*', '.mim/**/*']},
     install_requires=read_requirements('runtime'),
     extras_require={
         'seg': read_requirements('seg'),

@@ -16,6 +16,10 @@ case-insensitively and lists the valid names on a miss.
 Configs activate dense_clip with::
 
     custom_imports = dict(imports=['dense_clip.seg'], allow_failed_imports=False)  # or .det
+
+dense_clip-internal registries are built here with ``locations=`` (the modules that fill them are
+imported on first lookup): ``WEIGHT_CONVERTERS`` holds the model zoo's named checkpoint
+converters (``Convert:`` in a metafile entry; see ``dense_clip.zoo``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     'SEG_STEPS',
     'TEACHERS',
     'TRANSFORMS',
+    'WEIGHT_CONVERTERS',
     'build_component',
 ]
 
@@ -44,13 +49,16 @@ LAST_BLOCKS = Registry(
     locations=['dense_clip.models.clip.last_block', 'dense_clip.models.clip.proxy_attention'],
 )
 #: Proxy vision models giving patch features (DINO, DINOv2, SAM image encoder).
-PROXY_MODELS = Registry('proxy model', locations=['dense_clip.models.proxy.zoo'])
+PROXY_MODELS = Registry('proxy model', locations=['dense_clip.models.proxy.builders'])
 #: Training targets for CLIP-DINOiser's heads.
 TEACHERS = Registry('dinoiser teacher', locations=['dense_clip.models.dinoiser.teachers'])
 #: Open-vocabulary segmentation heads: a dense pass + text embeddings -> per-name scores.
 SEG_HEADS = Registry('segmentation head', locations=['dense_clip.seg.heads'])
 #: Segmentation steps applied to scores, probabilities or labels (PAMR, cluster vote, ...).
 SEG_STEPS = Registry('segmentation step', locations=['dense_clip.seg.steps'])
+#: Functions ``convert(src: Path, **args) -> dict[str, Tensor]`` turning an upstream checkpoint
+#: file into the state dict dense_clip loads; the zoo caches their output as safetensors.
+WEIGHT_CONVERTERS = Registry('weight converter', locations=['dense_clip.zoo.converters'])
 
 # Names under which the task registries are reachable, and where they come from.
 _TASK_REGISTRIES = {

@@ -3,6 +3,7 @@
     python tools/demo.py [IMAGE] [--classes "cat,dog,sky"] [--method clearclip] [--out out.png]
     python tools/demo.py photo.jpg --classes "cat,dog,sky" --config configs/sclip/...py
     python tools/demo.py photo.jpg --classes "cat,dog" --clip-model ViT-B-16 --pretrained openai
+    python tools/demo.py photo.jpg --classes "cat,dog" --pretrained zoo://clip_vit-b16_openai
 
 Defaults need no download: the embedded tiny CLIP (``dense_clip:tiny-clip-synth``), the bundled
 synthetic sample image and the synthetic world's class list. Classes are comma-separated; give
@@ -33,7 +34,8 @@ def parse_args() -> argparse.Namespace:
                         'best on the synthetic benchmark, see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
-    parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model')
+    parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model, '
+                        'or a model-zoo name zoo://NAME (downloaded and checked on first use)')
     parser.add_argument('--out', default='demo_overlay.png', help='output PNG path')
     parser.add_argument('--alpha', type=float, default=0.55, help='overlay opacity')
     return parser.parse_args()

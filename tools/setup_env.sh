@@ -104,6 +104,10 @@ step "install mmsegmentation, mmdet, segment-anything, the web demo and test too
     -r "$REPO/requirements/sam.txt" -r "$REPO/requirements/demo.txt" \
     -r "$REPO/requirements/tests.txt"
 
+step "install openmim (without its dependencies; see requirements/mim.txt)"
+"${PIP[@]}" install -q -r "$REPO/requirements/mim.txt"
+"${PIP[@]}" install -q --no-deps "openmim>=0.3.9"
+
 step "install dense_clip (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$REPO"
 

@@ -4,7 +4,8 @@
         [--show-dir DIR] [--show [--wait-time S]] [--out PATH] [--no-per-class]
 
 Training-free methods need no CHECKPOINT: their CLIP weights come from the config. A given
-CHECKPOINT must match the model key for key and shape for shape.
+CHECKPOINT (a file, .safetensors included, or a model-zoo name ``zoo://NAME``) must match the
+model key for key and shape for shape.
 
 Besides the metrics, every run writes per-class results to ``WORK_DIR/<timestamp>/``:
 ``per_class.csv`` and the bar chart ``per_class.png`` (seen and unseen classes coloured apart
@@ -26,7 +27,7 @@ from dense_clip.engine import (
     prepare_distributed,
     setup_checkpoint_loading,
 )
-from dense_clip.utils.checkpoint import check_state_dict_matches, safe_torch_load
+from dense_clip.utils.checkpoint import check_state_dict_matches, load_checkpoint_file
 from dense_clip.utils.cli import run_cli
 
 
@@ -53,7 +54,7 @@ def main() -> dict:
     setup_checkpoint_loading()
     state_dict = None
     if args.checkpoint is not None:
-        checkpoint = safe_torch_load(args.checkpoint)
+        checkpoint = load_checkpoint_file(args.checkpoint)
         state_dict = checkpoint.get('state_dict', checkpoint)
         state_dict = {k.removeprefix('module.'): v for k, v in state_dict.items()}
     prepare_distributed(cfg, args.launcher)

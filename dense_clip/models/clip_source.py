@@ -5,6 +5,11 @@ load pretrained weights only in ``init_weights`` (mmengine's convention, so buil
 never reads weight files or the network). Two sources are exceptions, documented here:
 an OpenAI-layout checkpoint with no model name (its architecture is read from the file) and
 the embedded CLIP ``dense_clip:tiny-clip-synth`` (package data, loaded at once).
+
+``pretrained='zoo://NAME'`` names a model-zoo entry (``dense_clip.zoo``): building reads only the
+zoo index (the entry's architecture and QuickGELU flag); the file is downloaded, checked and
+converted in ``load_weights``. With ``model_name=None`` the entry's ``Open CLIP`` architecture is
+built, or, for entries without one, the architecture is read from the file at build time.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from dense_clip.models.clip.embedded import (
     sha256_file,
 )
 from dense_clip.models.clip.loading import (
+    ZOO_SCHEME,
     check_model_name,
     load_checked,
     load_clip,
     looks_like_file,
     read_state_dict,
     tag_needs_quick_gelu,
+    zoo_clip_spec,
 )
 
 __all__ = ['EMBEDDED_MODELS', 'CLIPSource']
@@ -46,7 +53,8 @@ class CLIPSource:
             embedded name (see ``EMBEDDED_MODELS``), or None with an OpenAI-layout checkpoint
             file as ``pretrained``.
         pretrained: open_clip tag ('openai', 'laion2b_s34b_b88k', ...), a checkpoint path
-            (.pt/.pth/.bin TorchScript or state dict, .safetensors), or None for random weights.
+            (.pt/.pth/.bin TorchScript or state dict, .safetensors), a model-zoo name
+            ``zoo://NAME``, or None for random weights.
         model_cfg: an open_clip model config (kwargs of ``open_clip.CLIP``) for architectures
             open_clip does not name, e.g. tiny test models. Excludes ``model_name``.
         precision: 'fp32' (exact) or 'bf16' (weights cast to bfloat16).
@@ -83,6 +91,15 @@ class CLIPSource:
             context = self.model_cfg.get('text_cfg', {}).get('context_length', 77)
             tokenizer = open_clip.get_tokenizer('ViT-B-16', context_length=context)
             return self._cast(model.eval()), tokenizer
+        if self._is_zoo():
+            name, quick_gelu = zoo_clip_spec(self.model_name, self.pretrained)
+            if name is not None:
+                check_model_name(name)
+                model = open_clip.create_model(name, pretrained=None, device='cpu',
+                                               force_quick_gelu=quick_gelu,
+                                               cache_dir=self.cache_dir)
+                tokenizer = open_clip.get_tokenizer(name, cache_dir=self.cache_dir)
+                return self._cast(model.eval()), tokenizer
         if self.model_name is None:  # architecture inferred from an OpenAI-layout file
             self._loaded_at_build = True
             return load_clip(None, self.pretrained, precision=self.precision)
@@ -104,7 +121,12 @@ class CLIPSource:
                       logger='current', level=logging.WARNING)
             return
         if self.model_cfg is not None:
-            state_dict = read_state_dict(self.pretrained)
+            path = self.pretrained
+            if self._is_zoo():
+                from dense_clip.zoo import resolve
+
+                path = resolve(self.pretrained)
+            state_dict = read_state_dict(path)
             target = model.float()
             load_checked(target, state_dict, source=str(self.pretrained))
             self._cast(target)
@@ -113,6 +135,9 @@ class CLIPSource:
         dtype = next(model.parameters()).dtype
         model.load_state_dict(loaded.state_dict())
         model.to(dtype)
+
+    def _is_zoo(self) -> bool:
+        return isinstance(self.pretrained, str) and self.pretrained.startswith(ZOO_SCHEME)
 
     def describe(self) -> str:
         """Human-readable name, e.g. ``ViT-B-16/openai``."""
@@ -128,6 +153,11 @@ class CLIPSource:
             if path and os.path.isfile(path):
                 stat = os.stat(path)
                 parts += [stat.st_size, stat.st_mtime_ns]
+        if self._is_zoo():  # the entry's source and published digests
+            from dense_clip.zoo import load_index
+
+            entry = load_index().weight(self.pretrained)
+            parts += [entry.url, sorted(entry.hashes.items()), entry.converter]
         if self.model_name in EMBEDDED_MODELS:
             parts.append(sha256_file(embedded_checkpoint(self.model_name)))
         return '|'.join(str(p) for p in parts)

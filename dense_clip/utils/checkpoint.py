@@ -7,7 +7,8 @@ mmengine's loader for local paths (through mmengine's ``CheckpointLoader.registe
 one that keeps ``weights_only=True`` and allows, inside that one call, exactly the classes mmengine
 writes into its checkpoints. Anything else in a pickle is refused with an error naming the file.
 Remote checkpoints keep mmengine's HTTP loader, which goes through ``torch.hub`` with
-``weights_only=True``.
+``weights_only=True``. ``zoo://NAME`` (``dense_clip.zoo``) is a third scheme: the verified,
+converted file of that model-zoo entry. Local ``.safetensors`` files load as safetensors.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     'CheckpointError',
     'check_state_dict_matches',
     'install_mmengine_checkpoint_loader',
+    'load_checkpoint_file',
     'safe_torch_load',
 ]
 
@@ -104,6 +106,39 @@ def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
         ) from err
 
 
+def load_checkpoint_file(filename: str | os.PathLike, map_location='cpu') -> object:
+    """Loads a checkpoint weights-only: a ``zoo://NAME``, a ``.safetensors`` file or a pickle.
+
+    Args:
+        filename: ``zoo://NAME`` (downloaded, checked and converted by ``dense_clip.zoo``), a
+            ``.safetensors`` file, or a torch pickle (read by :func:`safe_torch_load`).
+        map_location: as for :func:`torch.load` (safetensors load on the CPU).
+
+    Returns:
+        A checkpoint dict or a state dict.
+
+    Raises:
+        FileNotFoundError, CheckpointError: see :func:`safe_torch_load`.
+        dense_clip.zoo.ZooError: the zoo name cannot be resolved.
+    """
+    filename = os.fspath(filename)
+    if filename.startswith('zoo://'):
+        from dense_clip.zoo import resolve
+
+        filename = str(resolve(filename))
+    if filename.endswith('.safetensors'):
+        if not os.path.isfile(filename):
+            raise FileNotFoundError(f'checkpoint file not found: {filename}')
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(filename)
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f'{filename}: not a readable safetensors file: {err}') from err
+    return safe_torch_load(filename, map_location=map_location)
+
+
 def download_checkpoint(url: str, model_dir: str | None = None) -> str:
     """Downloads ``url`` into the torch hub cache (once) and returns the local path.
 
@@ -123,7 +158,7 @@ def download_checkpoint(url: str, model_dir: str | None = None) -> str:
 
 
 def install_mmengine_checkpoint_loader() -> None:
-    """Registers weights-only loaders for mmengine's local and http(s) checkpoint paths.
+    """Registers weights-only loaders for mmengine's local, http(s) and ``zoo://`` paths.
 
     mmengine's own http loader goes through ``torch.hub.load_state_dict_from_url``, whose
     default is ``weights_only=False``; both schemes are replaced through mmengine's extension
@@ -133,7 +168,7 @@ def install_mmengine_checkpoint_loader() -> None:
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def load_from_local(filename: str, map_location=None) -> object:
-        return safe_torch_load(filename, map_location=map_location)
+        return load_checkpoint_file(filename, map_location=map_location)
 
     def load_from_http(filename: str, map_location=None, model_dir=None, **_) -> object:
         rank, world_size = get_dist_info()
@@ -145,9 +180,19 @@ def install_mmengine_checkpoint_loader() -> None:
                 path = download_checkpoint(filename, model_dir)
         return safe_torch_load(path, map_location=map_location)
 
+    def load_from_zoo(filename: str, map_location=None) -> object:
+        rank, world_size = get_dist_info()
+        if world_size > 1 and rank > 0:  # rank 0 downloads and converts first
+            torch.distributed.barrier()
+        checkpoint = load_checkpoint_file(filename, map_location=map_location)
+        if world_size > 1 and rank == 0:
+            torch.distributed.barrier()
+        return checkpoint
+
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
     CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http,
                                      force=True)
+    CheckpointLoader.register_scheme(prefixes='zoo://', loader=load_from_zoo, force=True)
 
 
 def check_state_dict_matches(

@@ -6,12 +6,15 @@ import os
 import sys
 from collections.abc import Callable
 
+from dense_clip.zoo.errors import ZooError
+
 from .checkpoint import CheckpointError
 
 __all__ = ['run_cli']
 
-# Errors that mean "the user's input is wrong": shown as one line, not a traceback.
-_USER_ERRORS = (FileNotFoundError, CheckpointError, KeyError, ValueError)
+# Errors that mean "the user's input is wrong" (or a download/cache problem the message
+# explains): shown as one line, not a traceback.
+_USER_ERRORS = (FileNotFoundError, CheckpointError, KeyError, ValueError, ZooError)
 
 
 def run_cli(main: Callable[[], object]) -> None:

@@ -54,13 +54,14 @@ def test_background_head_sees_normalised_features():
 def test_background_override_only_on_uncertain_non_salient_cells():
     # 3 names: two background synonyms (class 0) and one object (class 1); 4 cells
     logits = torch.tensor([[0.1, 0.1, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0], [0.5, 0.1, 0.5, 0.1]])
-    logits = logits.reshape(1, 3, 2, 2)
+    probs = (100 * logits.reshape(1, 3, 2, 2)).softmax(1)
     fg = torch.tensor([-1.0, -1.0, 1.0, 1.0]).reshape(1, 1, 2, 2)  # cells 0, 1 non-salient
-    out = background_override(logits, fg, torch.tensor([0, 0, 1]), 0, logit_scale=100.0)
-    # cell 0 is certain (prob ~1 on the object), cell 1 uncertain and non-salient -> background
-    assert out[0, :2, 0, 1].eq(1.0).all() and out[0, 2, 0, 1] == 0.1
-    torch.testing.assert_close(out[0, :, 0, 0], logits[0, :, 0, 0])
-    torch.testing.assert_close(out[0, :, 1], logits[0, :, 1])  # salient cells untouched
+    out = background_override(probs, fg, torch.tensor([0, 0, 1]), 0)
+    # cell 0 is certain (prob ~1 on the object); cell 1 is uncertain and non-salient: its
+    # background names get probability 1, the object keeps its probability
+    assert out[0, :2, 0, 1].eq(1.0).all() and out[0, 2, 0, 1] == probs[0, 2, 0, 1]
+    torch.testing.assert_close(out[0, :, 0, 0], probs[0, :, 0, 0])
+    torch.testing.assert_close(out[0, :, 1], probs[0, :, 1])  # salient cells untouched
 
 
 def test_oracle_teacher_targets():

@@ -1,8 +1,9 @@
 """Converts CLIP-DINOiser head checkpoints between the authors' layout and dense_clip's.
 
 The authors release ``{'epoch', 'model_state_dict': {obj_proj.*, bkg_decoder.*}}``
-(wysoczanska/clip_dinoiser ``train.py``); dense_clip's ``DINOiserHead`` holds the same
-tensors as ``corr_head.conv.*`` and ``bkg_head.conv.*``. Both directions are lossless.
+(wysoczanska/clip_dinoiser ``train.py``); dense_clip's ``DINOiserHead`` holds the same tensors,
+under ``head.corr_head.conv.*`` and ``head.bkg_head.conv.*`` in a segmentor. Both directions
+are lossless.
 
     # authors' checkpoint -> dense_clip heads (.pth with 'state_dict', or .safetensors)
     python tools/model_converters/clip_dinoiser.py last.pt clip_dinoiser_heads.pth
@@ -53,7 +54,7 @@ def _convert(src: Path, dst: Path, to_authors_layout: bool, progress: Progress) 
         torch.save(out, dst)
         progress.update()
         return out
-    heads = {k: v.detach().contiguous().clone() for k, v in heads.items()}
+    heads = {f'head.{k}': v.detach().contiguous().clone() for k, v in heads.items()}
     progress.update()
     if dst.suffix == '.safetensors':
         from safetensors.torch import save_file

@@ -10,7 +10,7 @@ _base_ = ['../../_base_/models/ov_segmentor_vit-b16.py']
 # head.checkpoint: the authors' released head weights (their layout is read as is, or convert
 # with tools/model_converters/clip_dinoiser.py).
 model = dict(
-    clip=dict(pretrained='laion2b_s34b_b88k'),
+    clip=dict(pretrained='zoo://clip_vit-b16_laion2b-s34b-b88k'),
     encoder=dict(last_block='maskclip', pos_embed_interp='size'),
     head=dict(
         _delete_=True,
@@ -21,7 +21,7 @@ model = dict(
         apply_background=False,
         delta=0.99,
         softmax_scale=100.0,
-        checkpoint='checkpoints/clip_dinoiser/last.pt',
+        checkpoint='zoo://clip_dinoiser_vit-b16',
     ),
     logit_scale=100.0,  # unused: the head returns probabilities (softmax_scale above)
     # make_input_divisible: black pixels at the right and bottom, map resized over the window.

@@ -13,7 +13,7 @@ model = dict(
         last_block=dict(
             _delete_=True,  # base: a name string
             type='proxyclip',
-            proxy=dict(type='dino_vitb8', pretrained=True),
+            proxy=dict(type='dino_vitb8', checkpoint='zoo://dino_vitb8'),
             beta=1.2,
             gamma=3.0,
         )

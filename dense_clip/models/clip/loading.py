@@ -13,6 +13,9 @@ Weight sources accepted by ``load_clip``:
 (c) a local open_clip checkpoint (.pt/.pth/.bin, a dict with 'state_dict' or a plain state dict,
     'module.' prefixes stripped) for a named model.
 (d) a .safetensors file, for a named model or with an OpenAI-layout state dict.
+(e) a model-zoo name ``zoo://NAME`` (``dense_clip.zoo``): the verified (and converted) file of
+    that entry; the entry's ``Open CLIP`` architecture is used when ``model_name`` is None, a
+    different ``model_name`` is an error, and QuickGELU is forced when the entry says so.
 
 Every pickle is read with ``torch.load(..., map_location='cpu', weights_only=True)``.
 """
@@ -60,8 +63,9 @@ def load_clip(
             ``hf-hub:org/repo`` id; None to infer the architecture from an OpenAI-layout
             checkpoint file given as ``pretrained``.
         pretrained: an open_clip pretrained tag ('openai', 'laion2b_s34b_b88k', ...), an
-            ``hf-hub:`` id (with ``model_name=None``), or a path to a checkpoint file
-            (.pt/.pth/.bin/.ckpt pickle or TorchScript archive, or .safetensors).
+            ``hf-hub:`` id (with ``model_name=None``), a path to a checkpoint file
+            (.pt/.pth/.bin/.ckpt pickle or TorchScript archive, or .safetensors), or a model-zoo
+            name ``zoo://NAME`` (downloaded and checked on first use).
         cache_dir: download cache for (a); open_clip's default when None.
         device: where to put the model; never chosen for you.
         precision: 'fp32' (exact) or 'bf16' (weights cast with ``.to(torch.bfloat16)``; no
@@ -85,7 +89,23 @@ def load_clip(
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
-    if pretrained is not None and looks_like_file(pretrained):
+    if pretrained is not None and str(pretrained).startswith(ZOO_SCHEME):
+        model_name, quick_gelu = zoo_clip_spec(model_name, str(pretrained))
+        from dense_clip.zoo import resolve
+
+        path = resolve(str(pretrained))
+        state_dict = read_state_dict(path)
+        source = f'{pretrained} ({path})'
+        if model_name is None:
+            model = build_openai_model(state_dict, source=source)
+            tokenizer = SimpleTokenizer(context_length=model.context_length)
+        else:
+            check_model_name(model_name)
+            model = open_clip.create_model(model_name, pretrained=None, device='cpu',
+                                           force_quick_gelu=quick_gelu)
+            load_checked(model, state_dict, source=source, model_name=model_name)
+            tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
+    elif pretrained is not None and looks_like_file(pretrained):
         state_dict = read_state_dict(pretrained)
         if model_name is None:
             model = build_openai_model(state_dict, source=str(pretrained))
@@ -118,12 +138,51 @@ def load_clip(
 
 
 # ----------------------------------------------------------------------------------------------
+# Model-zoo names
+# ----------------------------------------------------------------------------------------------
+ZOO_SCHEME = 'zoo://'
+
+
+def zoo_clip_spec(model_name: str | None, pretrained: str) -> tuple[str | None, bool]:
+    """The open_clip model to build for the zoo CLIP ``pretrained``, and whether QuickGELU must
+    be forced. Reads the zoo index only (no download).
+
+    Args:
+        model_name: the requested architecture, or None for the entry's own (``Open CLIP``).
+        pretrained: ``zoo://NAME`` of a CLIP weight entry.
+
+    Returns:
+        (model name, or None to infer the architecture from an OpenAI-layout file; force QuickGELU).
+
+    Raises:
+        ValueError: ``model_name`` is another architecture than the entry's weights.
+        dense_clip.zoo.ZooError: unknown zoo name.
+    """
+    from dense_clip.zoo import load_index
+
+    entry = load_index().weight(pretrained)
+    arch = entry.open_clip_arch
+    if model_name is not None and arch is not None:
+        def base(name: str) -> str:
+            return name.replace('/', '-').removesuffix('-quickgelu')
+
+        if base(model_name) != base(arch):
+            raise ValueError(f'{pretrained} holds {entry.open_clip} weights, which do not fit '
+                             f'model_name {model_name!r}; use {arch!r} or model_name=None')
+    name = model_name or arch
+    if name is None:
+        return None, False
+    config = open_clip.get_model_config(name.replace('/', '-')) or {}
+    return name, entry.quick_gelu and not config.get('quick_gelu', False)
+
+
+# ----------------------------------------------------------------------------------------------
 # Reading files
 # ----------------------------------------------------------------------------------------------
 def looks_like_file(pretrained: str | os.PathLike) -> bool:
     """True when ``pretrained`` names a checkpoint file rather than an open_clip tag."""
     text = os.fspath(pretrained)
-    if text.startswith(_SCHEMAS):
+    if text.startswith((*_SCHEMAS, ZOO_SCHEME)):
         return False
     return (
         os.path.exists(text)

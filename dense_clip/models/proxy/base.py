@@ -28,9 +28,15 @@ IMAGENET_STD_01 = (0.229, 0.224, 0.225)
 def read_weights(path: str | os.PathLike) -> dict[str, Tensor]:
     """Reads a local state dict safely: .safetensors, or torch.load(weights_only=True).
 
-    A checkpoint dict holding ``model`` / ``state_dict`` / ``teacher`` is unwrapped.
+    ``path`` may be a model-zoo name ``zoo://NAME`` (``dense_clip.zoo``: downloaded, checked and
+    converted on first use). A checkpoint dict holding ``model`` / ``state_dict`` / ``teacher``
+    is unwrapped.
     """
     path = str(path)
+    if path.startswith('zoo://'):
+        from dense_clip.zoo import resolve
+
+        path = str(resolve(path))
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
 
@@ -55,7 +61,8 @@ class ProxyModel(nn.Module):
         input_std: std the inputs were normalised with (default: OpenAI CLIP), 0-1 space.
         pretrained: load the published weights in ``init_weights`` (hub download, never in the
             constructor).
-        checkpoint: a local weight file, loaded in ``init_weights`` instead of the hub weights.
+        checkpoint: a local weight file or a model-zoo name ``zoo://NAME``, loaded in
+            ``init_weights`` instead of the hub weights.
 
     The model is frozen: parameters never require grad and ``train()`` keeps it in eval mode.
     Weights named by ``pretrained``/``checkpoint`` are loaded by ``init_weights`` or, if nobody

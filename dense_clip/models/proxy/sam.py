@@ -37,7 +37,8 @@ class SAMProxy(ProxyModel):
             embed_dim=32, depth=2, num_heads=2, global_attn_indexes=(1,), window_size=2,
             out_chans=16``).
         **kwargs: ``ProxyModel`` arguments. ``pretrained=True`` is not supported (SAM weights
-            are not on a hub timm knows): give ``checkpoint`` (e.g. sam_vit_b_01ec64.pth).
+            are not on a hub timm knows): give ``checkpoint`` (a file such as
+            sam_vit_b_01ec64.pth, or the model-zoo name ``zoo://sam_vit_b``).
     """
 
     def __init__(self, arch_name: str = 'vit_b', arch: dict | None = None,
@@ -47,7 +48,8 @@ class SAMProxy(ProxyModel):
         if arch_name not in SAM_ARCHS:
             raise ValueError(f'SAM arch must be one of {sorted(SAM_ARCHS)}, got {arch_name!r}')
         if kwargs.get('pretrained') and not kwargs.get('checkpoint'):
-            raise ValueError('SAM proxies load weights from a local checkpoint file only')
+            raise ValueError('SAM proxies load weights from a checkpoint only: give checkpoint= '
+                             "a file or a zoo name such as 'zoo://sam_vit_b'")
         super().__init__(mean=IMAGENET_MEAN_01, std=IMAGENET_STD_01, **kwargs)
         settings = dict(img_size=1024, patch_size=16, mlp_ratio=4, out_chans=256, qkv_bias=True,
                         use_rel_pos=True, window_size=14,

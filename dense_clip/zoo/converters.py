@@ -1,0 +1,124 @@
+"""Named checkpoint converters the zoo runs once per downloaded file (``WEIGHT_CONVERTERS``).
+
+A converter is ``convert(src: Path, **args) -> dict[str, Tensor]``: it reads an upstream file
+(weights only) and returns the state dict dense_clip loads. The zoo saves that dict as
+safetensors beside a record of the source's sha256 and reuses it until the source changes.
+Converters of other packages register into ``dense_clip.registry.WEIGHT_CONVERTERS`` the same
+way (add their module to its ``locations``). Each one also runs from the command line:
+``tools/model_converters/clip_dinoiser.py``, ``openai_clip.py``, ``timm_vit.py``.
+
+* ``clip_dinoiser_heads``: CLIP-DINOiser's ``last.pt`` (wysoczanska/clip_dinoiser ``train.py``:
+  ``{'epoch', 'model_state_dict': {obj_proj.*, bkg_decoder.*}}``) -> ``corr_head.conv.*`` and
+  ``bkg_head.conv.*``, the keys of ``CLIPDINOiserSegmentor`` (so the file also serves as an
+  mmengine ``load_from``).
+* ``openai_clip``: an OpenAI CLIP TorchScript archive (openai/CLIP ``clip.py`` ``_MODELS``) ->
+  its OpenAI-layout state dict, which ``load_clip`` reads with or without a model name.
+* ``timm_vit``: DINO (facebookresearch/dino ``hubconf.py``) or DINOv2 (facebookresearch/dinov2
+  ``hub/backbones.py``) release files -> timm's ViT keys, through timm's own
+  ``checkpoint_filter_fn`` (registers, layer scale, mask token); every key must fit the timm
+  model named by ``timm_name``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from dense_clip.registry import WEIGHT_CONVERTERS
+
+__all__ = ['clip_dinoiser_heads', 'openai_clip', 'timm_vit', 'read_any', 'save_safetensors']
+
+
+def read_any(src: Path) -> Any:
+    """A .safetensors file, or a torch pickle loaded weights-only (mmengine classes allowed)."""
+    if Path(src).suffix == '.safetensors':
+        from safetensors.torch import load_file
+
+        return load_file(str(src))
+    from dense_clip.utils.checkpoint import safe_torch_load
+
+    return safe_torch_load(src)
+
+
+def save_safetensors(state: dict[str, Tensor], out: Path) -> None:
+    """Writes ``state`` (CPU, contiguous copies) to ``out`` atomically (temporary file, rename)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+    fd, tmp = tempfile.mkstemp(prefix=Path(out).name, suffix='.tmp', dir=Path(out).parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@WEIGHT_CONVERTERS.register_module(name='clip_dinoiser_heads')
+def clip_dinoiser_heads(src: Path) -> dict[str, Tensor]:
+    """CLIP-DINOiser head checkpoint (authors' or dense_clip's layout) -> dense_clip keys.
+
+    Returns:
+        The four head tensors under the segmentor's keys (so ``load_from`` works as well as
+        ``head.checkpoint``): ``head.corr_head.conv.weight`` (C, D, 3, 3),
+        ``head.corr_head.conv.bias`` (C,), ``head.bkg_head.conv.weight`` (1, D, 1, 1),
+        ``head.bkg_head.conv.bias`` (1,), float.
+    """
+    from dense_clip.models.dinoiser import heads_state_dict
+
+    return {f'head.{k}': v for k, v in heads_state_dict(read_any(src)).items()}
+
+
+@WEIGHT_CONVERTERS.register_module(name='openai_clip')
+def openai_clip(src: Path) -> dict[str, Tensor]:
+    """OpenAI CLIP file (TorchScript archive, state dict or safetensors) -> OpenAI-layout keys.
+
+    The architecture stays inferable from the result (``load_clip(None, path)``); non-tensor
+    entries are dropped.
+    """
+    from dense_clip.models.clip.loading import infer_openai_config, read_state_dict
+
+    state = read_state_dict(src)
+    infer_openai_config(state)  # raises unless this is an OpenAI-layout CLIP
+    return {k: v for k, v in state.items() if isinstance(v, Tensor)}
+
+
+@WEIGHT_CONVERTERS.register_module(name='timm_vit')
+def timm_vit(src: Path, timm_name: str, arch: dict | None = None) -> dict[str, Tensor]:
+    """DINO / DINOv2 release file -> the state dict of timm's ``timm_name`` (head dropped).
+
+    Args:
+        src: the release file (a state dict, or a dict holding one under model / teacher /
+            state_dict).
+        timm_name: timm model name with tag, e.g. ``'vit_base_patch8_224.dino'``.
+        arch: overrides of timm's architecture (tests build tiny models).
+
+    Raises:
+        ValueError: the converted keys do not fit the timm model (missing / unexpected listed).
+    """
+    import timm
+    from timm.models.vision_transformer import checkpoint_filter_fn
+
+    state = read_any(src)
+    for key in ('teacher', 'model', 'state_dict'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    state = {k.removeprefix('module.').removeprefix('backbone.'): v for k, v in state.items()}
+    model = timm.create_model(timm_name, pretrained=False, num_classes=0, **(arch or {}))
+    converted = checkpoint_filter_fn(state, model)
+    converted = {k: v for k, v in converted.items() if not k.startswith('head.')}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(converted))
+    unexpected = sorted(set(converted) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(converted)
+                   if tuple(expected[k].shape) != tuple(converted[k].shape))
+    if missing or unexpected or wrong:
+        raise ValueError(f'{src}: does not fit timm {timm_name}: missing {missing[:5]}, '
+                         f'unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}')
+    return {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in converted.items()}
