@@ -6,8 +6,8 @@ string under ``checkpoint`` / ``pretrained`` / ``load_from`` (mmengine ``init_cf
 Each reference is reported under the config key that takes a ``zoo://NAME`` value, e.g.
 ``model.clip.pretrained``, ``model.head.checkpoint``,
 ``model.encoder.last_block.proxy.checkpoint``, ``load_from``. A config entry in a metafile maps
-those keys to weight entries (``Zoo Weights``); ``coverage_problems`` checks that every reference of a
-config is either a ``zoo://`` name or mapped to a fitting entry.
+those keys to weight entries (``Zoo Weights``); ``coverage_problems`` checks that every reference
+of a config is either a ``zoo://`` name or mapped to a fitting entry.
 """
 
 from __future__ import annotations
