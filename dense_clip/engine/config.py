@@ -1,28 +1,66 @@
-"""Config loading for the tools: task detection and command-line overrides."""
+"""Config loading for the tools: task detection, command-line overrides, early checks."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from collections.abc import Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.config import DictAction as _MMEngineDictAction
+from mmengine.logging import print_log
 
-__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'load_config', 'parse_tool_args']
+from .config_check import check_config_syntax, check_hooks, check_model_settings, unread_keys
+
+__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'load_config', 'parse_tool_args',
+           'read_config']
 
 # default_scope of a config -> the task package dense_clip wires it to.
 TASKS = {'mmseg': 'segmentation', 'mmdet': 'detection'}
 
 
-def load_config(path: str, overrides: dict | None = None, work_dir: str | None = None) -> Config:
-    """Reads a config, applies ``--cfg-options`` overrides and sets its work_dir.
+class DictAction(_MMEngineDictAction):
+    """mmengine's ``KEY=VALUE`` action, with a clear error for an item that is not one."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[str] | None, option_string: str | None = None) -> None:
+        for item in [values] if isinstance(values, str) else values or []:
+            if '=' not in item or not item.split('=', 1)[0].strip():
+                raise ValueError(f'{option_string or self.dest} {item!r} is not KEY=VALUE '
+                                 '(e.g. train_cfg.max_iters=10)')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def read_config(path: str, import_custom_modules: bool = True) -> Config:
+    """Reads a config file, naming the file and line of a syntax error.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the config's ``default_scope`` is not one dense_clip runs.
+        ValueError: a syntax error in ``path`` or one of its ``_base_`` files.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    check_config_syntax(path)
+    try:
+        return Config.fromfile(path, import_custom_modules=import_custom_modules)
+    except SyntaxError as err:  # a base file the check could not reach (mmengine names it)
+        raise ValueError(f'{path}: {err}') from None
+
+
+def load_config(path: str, overrides: dict | None = None, work_dir: str | None = None) -> Config:
+    """Reads a config, applies ``--cfg-options`` overrides, sets its work_dir, checks it.
+
+    Top-level keys that nothing reads are logged as warnings; ``model`` and hook settings are
+    checked (``dense_clip.engine.config_check``) before anything is built.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a syntax error (file and line named), a ``default_scope`` dense_clip does
+            not run, or a model or hook setting that would fail later (key named).
+    """
+    cfg = read_config(path)
+    before = set(cfg.keys())
     if overrides:
         cfg.merge_from_dict(overrides)
     scope = cfg.get('default_scope')
@@ -35,6 +73,10 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(path))[0])
+    for message in unread_keys(cfg, before | {'work_dir'}, overrides):
+        print_log(message, logger='current', level=logging.WARNING)
+    check_model_settings(cfg)
+    check_hooks(cfg)
     return cfg
 
 

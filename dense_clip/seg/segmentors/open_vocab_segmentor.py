@@ -42,7 +42,7 @@ from dense_clip.models.text import (
     build_vocabulary,
     get_templates,
 )
-from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component
+from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component, check_arguments
 
 from ..heads import SegHead
 from ..inference import finalise_prediction, pad_to_multiple, slide_logits
@@ -152,6 +152,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         if test['patch_remainder'] not in PATCH_REMAINDERS:
             raise ValueError(f'test_cfg.patch_remainder must be one of {PATCH_REMAINDERS}, '
                              f"got {test['patch_remainder']!r}")
+        check_arguments(CLIPSource, clip, 'clip')
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
         self.clip_model = model.requires_grad_(False)
@@ -214,7 +215,8 @@ class OpenVocabSegmentor(BaseSegmentor):
             else:
                 embeddings = self.text_cache.get_or_build(
                     self.clip_model, self.tokenizer, vocabulary, self.templates,
-                    model_id=self.source.describe(), weights_id=self.source.identity())
+                    model_id=self.source.describe(),
+                    weights_id=self.source.identity(self.clip_model))
             self._text_embeddings[vocabulary] = embeddings.float()
         return self._text_embeddings[vocabulary]
 
