@@ -9,10 +9,11 @@ from .key_smoothing import KeySmoothing, key_smoothing
 from .pamr import NACLIP_DILATIONS, PAMR, PAPER_DILATIONS
 from .prompt_denoise import PromptDenoise, prompt_denoising
 from .renormalise import Renormalise
+from .sam_refine import SAMRefine
 
 __all__ = [
     'NACLIP_DILATIONS', 'PAPER_DILATIONS', 'SCORE_SPACES', 'STAGES',
     'ClsReweight', 'ClusterVote', 'KeySmoothing', 'PAMR', 'Prediction', 'PromptDenoise',
-    'Renormalise', 'SegStep', 'StepContext',
+    'Renormalise', 'SAMRefine', 'SegStep', 'StepContext',
     'cluster_vote', 'dbscan', 'key_smoothing', 'prompt_denoising', 'to_name_probs',
 ]
