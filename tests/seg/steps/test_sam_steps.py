@@ -1,4 +1,5 @@
-"""SAMRefine: SAM masks vote the dense labels; the segmentor hands steps the RGB image."""
+"""SAM steps: masks vote the dense labels (SAMRefine) or are classified and painted
+(MaskClassify); the segmentor hands steps the RGB image."""
 
 from __future__ import annotations
 
@@ -135,3 +136,36 @@ def test_refinement_with_a_tiny_sam_inside_the_segmentor():
         values, counts = plain[0][proposals.masks[i]].unique(return_counts=True)
         expected[proposals.masks[i]] = values[counts.argmax()]
     assert torch.equal(out[0], expected)
+
+
+def test_mask_classify_paints_pooled_classes_and_needs_the_whole_image():
+    from types import SimpleNamespace
+
+    from dense_clip.seg.steps import MaskClassify
+
+    # Crafted dense map (text embeddings: the identity): the left half carries class 2's
+    # embedding, the right half class 1's.
+    dense = torch.zeros(1, 3, 2, 2)
+    dense[0, 2, :, 0] = 1.0
+    dense[0, 1, :, 1] = 1.0
+    pred, ctx = _prediction()
+    ctx.dense = SimpleNamespace(dense=dense)
+    ctx.logit_scale = 50.0
+    masks = _halves().masks.clone()
+    masks[1, :4] = False  # the right mask covers only the bottom-right quarter
+    step = MaskClassify(generator=FixedMasks(MaskProposals.from_masks(masks)))
+    out = step(pred, ctx).labels[0]
+    assert (out[:, :4] == 2).all() and (out[4:, 4:] == 1).all()
+    assert (out[:4, 4:] == _prediction()[0].labels[0, :4, 4:]).all()  # uncovered: kept
+    pred, ctx = _prediction()
+    ctx.dense = SimpleNamespace(dense=dense)
+    out = MaskClassify(generator=FixedMasks(MaskProposals.empty(8, 8)),
+                       uncovered='background')(pred, ctx).labels
+    assert (out == 0).all()
+    with pytest.raises(ValueError, match="mode='whole'"):
+        tiny_segmentor(steps=[MaskClassify(generator=FixedMasks(_halves()))])
+    model = tiny_segmentor(steps=[dict(type='MaskClassify', generator=dict(
+        type='SAMAutomaticMasks', sam=dict(tiny=True), points_per_side=4,
+        pred_iou_thresh=0.0, stability_score_thresh=0.0))], test_cfg=dict(mode='whole'))
+    labels = model.predict(torch.randn(1, 3, 48, 64))[0].pred_sem_seg.data
+    assert labels.shape == (1, 48, 64)

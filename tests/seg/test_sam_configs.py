@@ -1,0 +1,68 @@
+"""tools/test.py runs the SAM-refined configs (configs/sam/) on tiny copies of the benchmarks.
+
+As tests/seg/test_benchmark_configs.py: the config's CLIP is a tiny random one, its templates a
+single one, its resize 160 px; its SAM becomes a tiny random one whose automatic generator keeps
+every mask (random SAM weights cannot pass the released thresholds). The rest of the protocol
+is the config's own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from dense_clip.testing import TINY_VIT_CFG as TINY_VIT
+from dense_clip.testing.datasets import write_benchmark_dataset
+from tests.conftest import REPO, load_tool
+
+BENCHMARKS = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171',
+              'cityscapes', 'ade150', 'ade847', 'context459')
+# SCLIP on every benchmark; each other method on one.
+CASES = [('sclip', b) for b in BENCHMARKS] + [
+    ('maskclip', 'voc21'), ('clearclip', 'context60'), ('naclip', 'coco_object'),
+    ('proxyclip', 'ade150')]
+TINY_GENERATOR = dict(type='SAMAutomaticMasks', sam=dict(tiny=True), points_per_side=4,
+                      pred_iou_thresh=0.0, stability_score_thresh=0.0)
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp('benchmarks')
+    for name in BENCHMARKS:
+        write_benchmark_dataset(name, root)
+    return root
+
+
+@pytest.mark.parametrize(('method', 'benchmark'), CASES)
+def test_tools_test_runs_sam_refined_configs(method, benchmark, data_dir, tmp_path, monkeypatch,
+                                             capsys):
+    config = REPO / 'configs' / 'sam' / f'{method}-sam_vit-b16_{benchmark}.py'
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(config)
+    assert cfg.model.steps[-1].type == 'SAMRefine'
+    assert cfg.model.steps[-1].generator.sam.checkpoint == 'zoo://sam_vit_b'
+    plain = Config.fromfile(REPO / 'configs' / method / f'{method}_vit-b16_{benchmark}.py')
+    assert cfg.model.steps[:-1] == plain.model.steps  # the method's own steps come first
+    proxy = 'encoder=dict(last_block=dict(proxy=dict(tiny=True))), ' \
+        if method == 'proxyclip' else ''
+    tiny = tmp_path / 'tiny.py'
+    tiny.write_text(
+        f"_base_ = ['{config}']\n"
+        'steps = _base_.model.steps[:-1] + [\n'
+        f'    dict(_base_.model.steps[-1], generator={TINY_GENERATOR!r})]\n'
+        f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}),\n'
+        f"             text=dict(templates='single', cache_dir=False), {proxy}\n"
+        '             steps=steps, test_cfg=dict(windows_per_batch=8))\n'
+        "pipeline = [dict(s, scale=(2048, 160)) if s['type'] == 'Resize' else s\n"
+        "            for s in _base_.test_dataloader.dataset.pipeline]\n"
+        'test_dataloader = dict(dataset=dict(pipeline=pipeline))\n')
+    data_root = cfg.test_dataloader.dataset.data_root
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', str(tiny), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={data_dir / data_root.removeprefix("data/")}',
+        'test_dataloader.num_workers=0', f'experiment_name=sam_{method}_{benchmark}'])
+    metrics = load_tool('test.py').main()
+    assert 0.0 <= metrics['mIoU'] <= 100.0
+    assert 'mIoU' in capsys.readouterr().out
