@@ -15,6 +15,8 @@ from torch import Tensor
 
 __all__ = ['mask_pool', 'mask_weights']
 
+_CHUNK = 64  # masks converted to float at once
+
 
 def mask_weights(masks: Tensor, grid: tuple[int, int]) -> Tensor:
     """Each mask's share of every feature cell.
@@ -34,10 +36,13 @@ def mask_weights(masks: Tensor, grid: tuple[int, int]) -> Tensor:
     if masks.ndim != 3:
         raise ValueError(f'masks must be (N, H, W), got {tuple(masks.shape)}')
     n = masks.shape[0]
-    if n == 0:
-        return masks.new_zeros(0, grid[0] * grid[1], dtype=torch.float32)
-    weights = F.adaptive_avg_pool2d(masks[:, None].float(), tuple(grid))
-    return weights.reshape(n, -1)
+    # Masks are converted to float a chunk at a time: 1,000 full-resolution masks as float32
+    # would take gigabytes.
+    chunks = [F.adaptive_avg_pool2d(masks[i:i + _CHUNK, None].float(), tuple(grid))
+              for i in range(0, n, _CHUNK)]
+    if not chunks:
+        return torch.zeros(0, grid[0] * grid[1], dtype=torch.float32, device=masks.device)
+    return torch.cat(chunks).reshape(n, -1)
 
 
 def mask_pool(features: Tensor, masks: Tensor, normalise_features: bool = False) -> Tensor:
