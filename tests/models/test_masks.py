@@ -25,12 +25,15 @@ def _orthonormal(n: int, d: int, seed: int = 0) -> torch.Tensor:
     return q[:n]
 
 
-def test_pooling_equals_the_pixel_average_of_upsampled_features():
+@pytest.mark.parametrize('size', [(32, 40), (37, 53), (683, 1024), (3, 4)])
+def test_pooling_equals_the_pixel_average_of_upsampled_features(size):
     torch.manual_seed(0)
-    features = torch.randn(6, 4, 5)  # (D, h, w), image 32 x 40 = 8 px cells
-    masks = torch.rand(7, 32, 40) > 0.6
+    features = torch.randn(6, 4, 5)  # (D, h, w)
+    masks = torch.rand(7, *size) > 0.6
+    masks[0] = False
+    masks[0, 0, 0] = True  # one pixel
     pooled = mask_pool(features, masks)
-    up = F.interpolate(features[None], size=(32, 40), mode='nearest')[0]  # (D, H, W)
+    up = F.interpolate(features[None], size=size, mode='nearest')[0]  # (D, H, W)
     expected = torch.stack([up[:, m].mean(dim=1) for m in masks])
     torch.testing.assert_close(pooled, expected)
 
@@ -42,7 +45,8 @@ def test_pooling_handles_any_mask_size_and_empty_masks():
     masks[1] = True
     pooled = mask_pool(features, masks)
     assert pooled.shape == (3, 3)
-    torch.testing.assert_close(pooled[1], features.mean(dim=(1, 2)))
+    up = F.interpolate(features[None], size=(50, 37), mode='nearest')[0]
+    torch.testing.assert_close(pooled[1], up.mean(dim=(1, 2)))  # whole image: every pixel
     assert pooled[2].abs().sum() == 0
     assert torch.isfinite(pooled).all()
     assert mask_pool(features, torch.zeros(0, 8, 8, dtype=torch.bool)).shape == (0, 3)

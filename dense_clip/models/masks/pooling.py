@@ -15,34 +15,50 @@ from torch import Tensor
 
 __all__ = ['mask_pool', 'mask_weights']
 
-_CHUNK = 64  # masks converted to float at once
+_CHUNK = 32  # masks counted at once
+
+
+def _nearest_index(size: int, cells: int) -> Tensor:
+    """The cell of every pixel under nearest-neighbour upsampling of ``cells`` to ``size``
+    (PyTorch's own rule: floor(i * (cells / size)) in float32)."""
+    scale = torch.tensor(cells / size, dtype=torch.float32)
+    return (torch.arange(size, dtype=torch.float32) * scale).floor().long().clamp(max=cells - 1)
 
 
 def mask_weights(masks: Tensor, grid: tuple[int, int]) -> Tensor:
-    """Each mask's share of every feature cell.
+    """How many pixels of each mask fall in every feature cell.
 
-    The masks are area-averaged onto the feature grid: a cell's weight is the fraction of its
-    pixels inside the mask. When the image is a whole number of cells this is exactly the
-    pixel average of the features upsampled by nearest neighbour; a mask smaller than a cell
-    still gets the (small) weight of the cell it lies in.
+    A cell's pixels are those nearest-neighbour upsampling assigns to it (PyTorch's
+    ``F.interpolate(mode='nearest')`` rule), so weighting cells by these counts averages the
+    features upsampled to the mask resolution over the mask's pixels, exactly, for any sizes.
+    Counted straight from the boolean masks (one pass over their pixels, a chunk of masks at a
+    time; no float copy of the masks).
 
     Args:
-        masks: (N, H, W) bool or float in [0, 1], at image resolution.
+        masks: (N, H, W) bool masks at image resolution.
         grid: (h, w) of the feature map.
 
     Returns:
-        (N, h*w) float32 weights in [0, 1].
+        (N, h*w) float32 pixel counts.
     """
     if masks.ndim != 3:
         raise ValueError(f'masks must be (N, H, W), got {tuple(masks.shape)}')
-    n = masks.shape[0]
-    # Masks are converted to float a chunk at a time: 1,000 full-resolution masks as float32
-    # would take gigabytes.
-    chunks = [F.adaptive_avg_pool2d(masks[i:i + _CHUNK, None].float(), tuple(grid))
-              for i in range(0, n, _CHUNK)]
-    if not chunks:
-        return torch.zeros(0, grid[0] * grid[1], dtype=torch.float32, device=masks.device)
-    return torch.cat(chunks).reshape(n, -1)
+    n, height, width = masks.shape
+    h, w = grid
+    rows = _nearest_index(height, h)
+    edges = torch.searchsorted(rows, torch.arange(h + 1)).tolist()  # first row of each cell
+    cols = _nearest_index(width, w).to(masks.device)
+    wide = torch.int16 if height // max(h, 1) < 2 ** 15 else torch.int32
+    out = []
+    for i in range(0, n, _CHUNK):
+        chunk = masks[i:i + _CHUNK].bool()
+        per_row = torch.stack([chunk[:, a:b].sum(dim=1, dtype=wide)  # (c, W) per cell row
+                               for a, b in zip(edges[:-1], edges[1:])], dim=1)
+        counts = per_row.new_zeros(chunk.shape[0], h, w, dtype=torch.float32)
+        out.append(counts.index_add_(2, cols, per_row.float()).reshape(-1, h * w))
+    if not out:
+        return torch.zeros(0, h * w, dtype=torch.float32, device=masks.device)
+    return torch.cat(out)
 
 
 def mask_pool(features: Tensor, masks: Tensor, normalise_features: bool = False) -> Tensor:
@@ -52,13 +68,14 @@ def mask_pool(features: Tensor, masks: Tensor, normalise_features: bool = False)
         features: (D, h, w) dense features of ONE image (e.g. ``DenseOutput.dense[0]``: any
             last-block strategy, ViT or ResNet tower), covering the same field of view as the
             masks.
-        masks: (N, H, W) bool or float masks at image resolution (any H, W: they are
-            area-averaged onto the (h, w) grid).
+        masks: (N, H, W) bool masks at image resolution (any H, W: the features are read as
+            if upsampled to it by nearest neighbour).
         normalise_features: L2-normalise each cell's feature before averaging (by default the
             raw features are averaged, as mask pooling in F-ViT / CLIPSelf does).
 
     Returns:
-        (N, D) float32 pooled embeddings, not normalised. An empty mask gives a zero row.
+        (N, D) float32 pooled embeddings, not normalised: the mean over each mask's pixels of the
+        nearest-upsampled features. An empty mask gives a zero row.
     """
     if features.ndim != 3:
         raise ValueError(f'features must be (D, h, w) for one image, got {tuple(features.shape)}')
