@@ -9,7 +9,9 @@ authors' public code (YuHengsss/Trident ``trident.py`` ``get_trident_seg`` /
 1. The input is resized (bilinear) so both sides are multiples of CLIP's patch, keeping the
    aspect ratio of its longer side, and at least one window in each direction.
 2. Windows (mmseg's grid; 336 / 224 by default) go through CLIP with ProxyCLIP's last block
-   (DINO ViT-B/16 proxy attention, no residual, no FFN); their last-block outputs, BEFORE
+   (DINO ViT-B/16 proxy attention, no residual, no FFN; β times the mean similarity over ALL the
+   image's windows, which the authors run as one batch: ``batch_mean=True``); their last-block
+   outputs, BEFORE
    ``ln_post`` and the projection, are spliced into one map on the image's patch grid (times the
    proxy/CLIP grid ratio), averaging where windows overlap.
 3. SAM sees the image (sides rounded up to multiples of 16); the spliced map is resized
@@ -129,9 +131,13 @@ class TridentSegmentor(OpenVocabSegmentor):
         size = tuple(image.shape[-2:])
         boxes = window_grid(*size, self.crop_size, self.stride)
         dtype = next(self.clip_model.parameters()).dtype
+        # With ProxyCLIP's batch mean (the authors' variant) every window of the image must be
+        # in the one batch the mean is taken over.
+        batch = len(boxes) if getattr(self.encoder.last_block, 'batch_mean', False) \
+            else self.windows_per_batch
         maps = []
-        for start in range(0, len(boxes), self.windows_per_batch):
-            chunk = boxes[start:start + self.windows_per_batch]
+        for start in range(0, len(boxes), batch):
+            chunk = boxes[start:start + batch]
             windows = torch.cat([image[..., y1:y2, x1:x2] for y1, y2, x1, x2 in chunk])
             out = self.encoder(windows.to(dtype), request=DenseRequest(blocks=(-1,)))
             tokens = out.blocks[-1][:, 1:].float()  # (n, h*w, C), before ln_post
