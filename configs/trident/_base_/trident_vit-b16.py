@@ -6,7 +6,8 @@
 # (torch.hub 'dino_vitb16'), beta=1.2 (times the mean similarity over all windows), gamma=3.0,
 # windows slide_crop=336 / slide_stride=224, logit_scale=40, prob_thd=0.0, 80 OpenAI templates,
 # DINO-style pos-embed interpolation; SAM ViT-B (sam_model_type='vit_b'), cos_fac=1.2,
-# refine_neg_cos=True. Per-benchmark values: configs/cfg_*.py. Departures: configs/_base_/protocols.md, "Trident".
+# refine_neg_cos=True. Per-benchmark values: configs/cfg_*.py. Departures:
+# configs/_base_/protocols.md, "Trident".
 _base_ = ['../../_base_/models/ov_segmentor_vit-b16.py']
 model = dict(
     type='TridentSegmentor',
