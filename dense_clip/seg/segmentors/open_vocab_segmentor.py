@@ -200,9 +200,14 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     # ----------------------------------------------------------------- weights and text
     def init_weights(self) -> None:
-        """Loads the pretrained CLIP weights named by ``clip`` and the head's own weights."""
+        """Loads the pretrained CLIP weights named by ``clip``, the head's own weights and
+        those of steps that own a model (e.g. SAM), so a wrong file fails before the first
+        image."""
         self.source.load_weights(self.clip_model)
         self.head.init_weights()
+        for step in self.steps:
+            if callable(getattr(step, 'init_weights', None)):
+                step.init_weights()
         self._text_embeddings.clear()
 
     def text_embeddings(self, vocabulary: Vocabulary) -> Tensor:
