@@ -66,3 +66,38 @@ def test_tools_test_runs_sam_refined_configs(method, benchmark, data_dir, tmp_pa
     metrics = load_tool('test.py').main()
     assert 0.0 <= metrics['mIoU'] <= 100.0
     assert 'mIoU' in capsys.readouterr().out
+
+
+def test_a_sam_checkpoint_of_another_type_is_one_error_line_before_any_image(
+        tmp_path, monkeypatch, capsys):
+    import torch
+
+    from dense_clip.utils.cli import run_cli
+
+    # The authors' vit_l layout given to a config that builds vit_b (tiny sizes, same check).
+    state = {f'image_encoder.blocks.{i}.norm1.weight': torch.ones(1024) for i in range(24)}
+    checkpoint = tmp_path / 'sam_vit_l_0b3195.pth'
+    torch.save(state, checkpoint)
+    config = REPO / 'configs' / 'sam' / 'sclip-sam_vit-b16_voc21.py'
+    generator = dict(TINY_GENERATOR, sam=dict(model_type='vit_b', checkpoint=str(checkpoint),
+                                              arch=dict(img_size=64, patch_size=8, embed_dim=32,
+                                                        depth=2, num_heads=2,
+                                                        global_attn_indexes=(1,),
+                                                        window_size=4, prompt_dim=32,
+                                                        mask_in_chans=8, decoder_mlp_dim=64,
+                                                        decoder_heads=2, iou_hidden_dim=32)))
+    tiny = tmp_path / 'tiny.py'
+    tiny.write_text(
+        f"_base_ = ['{config}']\n"
+        f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}),\n'
+        f"             text=dict(templates='single', cache_dir=False),\n"
+        f"             steps=[dict(type='SAMRefine', generator={generator!r})])\n")
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', str(tiny), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tmp_path / "nowhere"}',
+        'experiment_name=sam_wrong_type'])
+    with pytest.raises(SystemExit):
+        run_cli(load_tool('test.py').main)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith('error: ValueError: SAM checkpoint')
+    assert 'vit_l (width 1024, 24 blocks)' in err and 'builds an unreleased size (width 32' in err
