@@ -101,3 +101,26 @@ def test_a_sam_checkpoint_of_another_type_is_one_error_line_before_any_image(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith('error: ValueError: SAM checkpoint')
     assert 'vit_l (width 1024, 24 blocks)' in err and 'builds an unreleased size (width 32' in err
+
+
+def test_tools_test_runs_the_mask_voting_config(data_dir, tmp_path, monkeypatch):
+    config = REPO / 'configs' / 'sam' / 'maskclip-samvote_vit-b16_coco_object.py'
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(config)
+    assert cfg.model.steps[-1].type == 'MaskClassify' and cfg.model.test_cfg.mode == 'whole'
+    tiny = tmp_path / 'tiny.py'
+    tiny.write_text(
+        f"_base_ = ['{config}']\n"
+        f'model = dict(clip=dict(_delete_=True, model_cfg={TINY_VIT!r}),\n'
+        f"             text=dict(templates='single', cache_dir=False),\n"
+        f"             steps=[dict(type='MaskClassify', generator={TINY_GENERATOR!r})])\n"
+        "pipeline = [dict(s, scale=(2048, 160)) if s['type'] == 'Resize' else s\n"
+        "            for s in _base_.test_dataloader.dataset.pipeline]\n"
+        'test_dataloader = dict(dataset=dict(pipeline=pipeline))\n')
+    data_root = cfg.test_dataloader.dataset.data_root
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', str(tiny), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={data_dir / data_root.removeprefix("data/")}',
+        'test_dataloader.num_workers=0', 'experiment_name=sam_vote'])
+    assert 0.0 <= load_tool('test.py').main()['mIoU'] <= 100.0
