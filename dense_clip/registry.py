@@ -8,10 +8,11 @@ task package's own registry, reached here lazily: ``SEG_MODELS`` imports mmseg o
 ``DET_MODELS`` imports mmdet on first use.
 
 dense_clip's own component registries (last-block strategies, proxy models, CLIP-DINOiser
-teachers, segmentation heads and steps) are plain mmengine registries with ``locations``: the
-modules that fill them are imported on first lookup, so no module has to import another just to
-register it (no import cycles). They are built with :func:`build_component`, which matches names
-case-insensitively and lists the valid names on a miss.
+teachers, segmentation heads and steps, mask generators) are plain mmengine registries with
+``locations``: the modules that fill them are imported on first lookup, so no module has to
+import another just to register it (no import cycles). They are built with
+:func:`build_component`, which matches names case-insensitively and lists the valid names on a
+miss.
 
 Configs activate dense_clip with::
 
@@ -35,6 +36,7 @@ from mmengine.registry import HOOKS, MODEL_WRAPPERS, MODELS, TRANSFORMS, Registr
 __all__ = [
     'HOOKS',
     'LAST_BLOCKS',
+    'MASK_GENERATORS',
     'MODELS',
     'MODEL_WRAPPERS',
     'PROXY_MODELS',
@@ -60,6 +62,9 @@ TEACHERS = Registry('dinoiser teacher', locations=['dense_clip.models.dinoiser.t
 SEG_HEADS = Registry('segmentation head', locations=['dense_clip.seg.heads'])
 #: Segmentation steps applied to scores, probabilities or labels (PAMR, cluster vote, ...).
 SEG_STEPS = Registry('segmentation step', locations=['dense_clip.seg.steps'])
+#: Class-agnostic mask generators: an RGB image -> ``MaskProposals`` (SAM's automatic generator,
+#: SAM with box / point prompts).
+MASK_GENERATORS = Registry('mask generator', locations=['dense_clip.models.sam'])
 #: Functions ``convert(src: Path, **args) -> dict[str, Tensor]`` turning an upstream checkpoint
 #: file into the state dict dense_clip loads; the zoo caches their output as safetensors.
 WEIGHT_CONVERTERS = Registry('weight converter', locations=['dense_clip.zoo.converters'])

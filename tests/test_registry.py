@@ -38,7 +38,7 @@ def test_segmentation_side_works_without_mmdet():
 
 
 @pytest.mark.parametrize('name', ['LAST_BLOCKS', 'PROXY_MODELS', 'TEACHERS', 'SEG_HEADS',
-                                  'SEG_STEPS'])
+                                  'SEG_STEPS', 'MASK_GENERATORS'])
 def test_component_registries_fill_lazily_and_name_valid_choices(name):
     reg = getattr(registry, name)
     reg.import_from_location()

@@ -19,8 +19,8 @@ def shrink_model_config(model_cfg: Any, clip_cfg: dict | None = None) -> Any:
     """A copy of a model config whose CLIP and proxy models are tiny (random weights).
 
     Every dict under a ``clip`` key becomes ``dict(model_cfg=clip_cfg or TINY_VIT_CFG,
-    pretrained=None)``, and every registered proxy (under ``proxy`` / ``teacher`` keys) gets
-    ``tiny=True``.
+    pretrained=None)``, every registered proxy (under ``proxy`` / ``teacher`` keys) and every
+    Segment Anything model (a dict under a ``sam`` key) gets ``tiny=True``.
     """
     from dense_clip.models.proxy import shrink_proxies
 
@@ -32,6 +32,8 @@ def shrink_model_config(model_cfg: Any, clip_cfg: dict | None = None) -> Any:
             for key in list(node):
                 if key == 'clip' and isinstance(node[key], dict):
                     node[key] = copy.deepcopy(tiny)
+                elif key == 'sam' and isinstance(node[key], dict):
+                    node[key]['tiny'] = True
                 else:
                     visit(node[key])
         elif isinstance(node, (list, tuple)):

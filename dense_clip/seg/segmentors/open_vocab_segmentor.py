@@ -201,9 +201,14 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     # ----------------------------------------------------------------- weights and text
     def init_weights(self) -> None:
-        """Loads the pretrained CLIP weights named by ``clip`` and the head's own weights."""
+        """Loads the pretrained CLIP weights named by ``clip``, the head's own weights and
+        those of steps that own a model (e.g. SAM), so a wrong file fails before the first
+        image."""
         self.source.load_weights(self.clip_model)
         self.head.init_weights()
+        for step in self.steps:
+            if callable(getattr(step, 'init_weights', None)):
+                step.init_weights()
         self._text_embeddings.clear()
 
     def text_embeddings(self, vocabulary: Vocabulary) -> Tensor:
@@ -361,10 +366,24 @@ class OpenVocabSegmentor(BaseSegmentor):
             name_probs, vocabulary.synonym_index(name_probs.device), vocabulary.num_classes,
             self.area_thresh, self.prob_thresh)
         ctx.dense = result.dense if self.mode == 'whole' else None
+        if any(s.needs_rgb for s in self.steps if s.stage == 'labels'):
+            ctx.rgb = self._rgb_image(image[:, :img_shape[0], :img_shape[1]], ori_shape)
         for step in self.steps:
             if step.stage == 'labels':
                 pred = step(pred, ctx)
         return pred.probs, pred.labels
+
+    def _rgb_image(self, image: Tensor, size: tuple[int, int]) -> Tensor:
+        """The normalised (3, h, w) input as (H, W, 3) uint8 RGB at ``size`` (bilinear)."""
+        mean = getattr(self.data_preprocessor, 'mean', None)
+        std = getattr(self.data_preprocessor, 'std', None)
+        pixels = image.float()
+        if mean is not None and std is not None:
+            pixels = pixels * std.reshape(-1, 1, 1).to(pixels) + mean.reshape(-1, 1, 1).to(pixels)
+        if tuple(pixels.shape[-2:]) != tuple(size):
+            pixels = F.interpolate(pixels[None], size=size, mode='bilinear',
+                                   align_corners=False)[0]
+        return pixels.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
 
     def _forward(self, inputs: Tensor, data_samples: list | None = None) -> Tensor:
         """Raw scores (B, S, H, W) in the head's space (mmseg's tensor mode)."""

@@ -10,7 +10,8 @@ it needs from the dense pass, and changes one field of the :class:`Prediction`:
   (H, W) (PAMR's guide).
 * ``'labels'``: after the class probabilities ``probs`` (C, H, W) and ``labels`` (1, H, W) are
   final (synonyms reduced, area and probability thresholds applied); ``ctx.dense`` is the
-  whole-image pass in ``mode='whole'``, else None.
+  whole-image pass in ``mode='whole'``, else None; ``ctx.rgb`` is the image as (H, W, 3) uint8
+  RGB when a step asks for it (``needs_rgb``; SAM's input).
 
 Score spaces: ``'cosine'`` (cosine similarities; the segmentor multiplies them by its
 ``logit_scale`` before the softmax over names), ``'logit'`` (softmax taken as is) and ``'prob'``
@@ -52,6 +53,8 @@ class StepContext:
         logit_scale: the segmentor's scale for 'cosine' scores.
         dense: the dense pass of this stage (see the module docstring), or None.
         image: (1, 3, H, W) normalised image at the scores' resolution ('image' stage), or None.
+        rgb: (H, W, 3) uint8 RGB image (0-255) at the labels' resolution ('labels' stage, for
+            steps with ``needs_rgb``), or None.
     """
 
     vocabulary: Vocabulary
@@ -59,6 +62,7 @@ class StepContext:
     logit_scale: float
     dense: DenseOutput | None = None
     image: Tensor | None = None
+    rgb: Tensor | None = None
 
 
 class SegStep(nn.Module):
@@ -70,12 +74,14 @@ class SegStep(nn.Module):
         needs_whole_image: the step reads ``ctx.dense`` at the 'labels' stage, which only a
             whole-image pass provides (``test_cfg.mode='whole'``).
         needs_extras: strategy side outputs it reads (``DenseOutput.extras`` keys).
+        needs_rgb: a 'labels' step that reads ``ctx.rgb`` (the un-normalised image).
     """
 
     stage: str = 'window'
     request: DenseRequest = DenseRequest()
     needs_whole_image: bool = False
     needs_extras: tuple[str, ...] = ()
+    needs_rgb: bool = False
 
     def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
         """Returns the prediction after this step (may modify and return ``pred``)."""
