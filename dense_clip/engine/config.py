@@ -39,17 +39,25 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
 
 
 def apply_dataset_vocabulary(cfg: Config) -> Config:
-    """Uses the dataset config's ``classnames`` as the model's vocabulary where none is set.
+    """Uses the dataset config's classes as the model's vocabulary where none is set.
 
     Segmentation dataset bases name their class list (``classnames = 'voc21'``); a model whose
-    ``text.vocabulary`` is None (the default of every method base) segments those classes. A
-    vocabulary set in the model config wins. Returns ``cfg`` (changed in place).
+    ``text.vocabulary`` is None (the default of every method base) segments those classes.
+    Detection dataset bases name a class split (``class_split = 'ov_coco'``: classes plus base /
+    novel); a model whose ``text.class_split`` is None gets it. A setting in the model config
+    wins. Returns ``cfg`` (changed in place).
     """
     model = cfg.get('model')
-    classnames = cfg.get('classnames')
     text = model.get('text') if isinstance(model, dict) else None
-    if classnames is not None and isinstance(text, dict) and text.get('vocabulary') is None:
+    if not isinstance(text, dict):
+        return cfg
+    classnames = cfg.get('classnames')
+    if classnames is not None and text.get('vocabulary') is None:
         text['vocabulary'] = classnames
+    class_split = cfg.get('class_split')
+    if class_split is not None and 'class_split' in text and text.get('class_split') is None \
+            and text.get('vocabulary') is None:
+        text['class_split'] = class_split
     return cfg
 
 
