@@ -6,8 +6,8 @@ Configs activate it with ``custom_imports = dict(imports=['dense_clip.det'])`` a
 
 from dense_clip import engine  # noqa: F401  (CPU model wrapper)
 
-from . import datasets, evaluation, models  # noqa: F401
+from . import datasets, evaluation, hooks, models  # noqa: F401
 from .class_split import ClassSplit, available_class_splits, load_class_split
 
-__all__ = ['ClassSplit', 'available_class_splits', 'datasets', 'evaluation', 'load_class_split',
-           'models']
+__all__ = ['ClassSplit', 'available_class_splits', 'datasets', 'evaluation', 'hooks',
+           'load_class_split', 'models']

@@ -137,6 +137,7 @@ class DetectionText:
             self.templates = get_templates(templates)
         self.cache = None if cache_dir is False else TextEmbeddingCache(cache_dir)
         self._embeddings: Tensor | None = None
+        self._background: Tensor | None = None
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -159,6 +160,7 @@ class DetectionText:
     def reset(self) -> None:
         """Forgets the embeddings (call after loading new CLIP weights)."""
         self._embeddings = None
+        self._background = None
 
     def embeddings(self, model, tokenizer, source: CLIPSource | None = None) -> Tensor:
         """(S, D) float32 L2-normalised synonym embeddings, rows in ``vocabulary.synonyms``."""
@@ -186,3 +188,17 @@ class DetectionText:
         from dense_clip.models.text import merge_synonyms
 
         return merge_synonyms(self.embeddings(model, tokenizer, source), self.vocabulary)
+
+    def background_embedding(self, model, tokenizer, source: CLIPSource | None = None
+                             ) -> Tensor:
+        """(D,) normalised embedding of the class name "background" with the same prompts (the
+        background row of F-ViT's classifier; the authors' embedding files hold it too)."""
+        if self._background is None:
+            embed = PROMPT_STYLES[self.prompt_style]
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                emb = embed(model, tokenizer, Vocabulary(['background']), self.templates)
+            model.train(was_training)
+            self._background = emb[0].float()
+        return self._background

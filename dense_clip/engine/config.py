@@ -3,14 +3,52 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'load_config', 'parse_tool_args']
+__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'check_model_task', 'load_config',
+           'parse_tool_args']
 
 # default_scope of a config -> the task package dense_clip wires it to.
 TASKS = {'mmseg': 'segmentation', 'mmdet': 'detection'}
+# scope -> (its model registry, the dense_clip package that fills it).
+_TASK_MODELS = {'mmseg': ('mmseg.registry', 'dense_clip.seg'),
+                'mmdet': ('mmdet.registry', 'dense_clip.det')}
+
+
+def _registered(scope: str, name: str) -> bool:
+    registry_module, package = _TASK_MODELS[scope]
+    importlib.import_module(package)
+    return importlib.import_module(registry_module).MODELS.get(name) is not None
+
+
+def check_model_task(cfg: Config, path: str) -> None:
+    """Fails clearly when a config's model belongs to the other task.
+
+    A detection config (``default_scope='mmdet'``) whose model is a segmentor, or the reverse,
+    would otherwise fail deep inside the Runner. Only then is the other task's package imported
+    (to name the mistake); a model unknown to both is left to the Runner's own error.
+
+    Raises:
+        ValueError: the model type is registered for the other task only.
+    """
+    model = cfg.get('model')
+    name = model.get('type') if isinstance(model, dict) else None
+    scope = cfg.get('default_scope')
+    if not isinstance(name, str) or scope not in _TASK_MODELS or _registered(scope, name):
+        return
+    other = next(s for s in _TASK_MODELS if s != scope)
+    try:
+        belongs_to_other = _registered(other, name)
+    except ImportError:  # the other task's framework is not installed
+        return
+    if belongs_to_other:
+        raise ValueError(
+            f'{path}: model {name!r} is a {TASKS[other]} model ({other}) but the config is a '
+            f"{TASKS[scope]} config (default_scope={scope!r}); use a {TASKS[other]} config for "
+            f'it, or a {TASKS[scope]} model here')
 
 
 def load_config(path: str, overrides: dict | None = None, work_dir: str | None = None) -> Config:
@@ -18,7 +56,8 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the config's ``default_scope`` is not one dense_clip runs.
+        ValueError: the config's ``default_scope`` is not one dense_clip runs, or its model
+            belongs to the other task (see :func:`check_model_task`).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
@@ -31,6 +70,7 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
             f'{path}: default_scope={scope!r}; dense_clip configs use one of {sorted(TASKS)}'
         )
     apply_dataset_vocabulary(cfg)
+    check_model_task(cfg, path)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

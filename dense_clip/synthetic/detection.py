@@ -17,7 +17,8 @@ Layout::
     root/images/{train,val}/{i:05d}.png                 RGB uint8
     root/annotations/instances_{train,val}.json         COCO: boxes, uncompressed-RLE masks
     root/annotations/lvis_{train,val}.json              the same in LVIS v1 form (frequency
-                                                        'r' = unseen, 'f' = seen; coco_url)
+                                                        'r' = unseen, 'f' = seen; images by
+                                                        coco_url, relative to root/images)
 
 Sample ``i`` of a split is rendered from ``default_rng([seed, split_code, i])`` alone.
 """
@@ -54,7 +55,7 @@ def detection_scene(seed: int, split: str, index: int, size: int = 128) -> world
                               radius_range=radius)
 
 
-def _lvis(coco: dict) -> dict:
+def _lvis(coco: dict, split: str) -> dict:
     """The same annotations in LVIS v1 form: categories with frequency, federated image keys."""
     images = []
     cats_in: dict[int, set] = {}
@@ -63,7 +64,9 @@ def _lvis(coco: dict) -> dict:
     all_ids = {c['id'] for c in coco['categories']}
     for image in coco['images']:
         present = cats_in.get(image['id'], set())
-        images.append(dict(image, coco_url=f"http://images/{image['file_name']}",
+        # LVIS paths are the last two parts of coco_url: <split>/<file> under images/.
+        record = {k: v for k, v in image.items() if k != 'file_name'}  # LVIS has none
+        images.append(dict(record, coco_url=f"http://synthetic/{split}/{image['file_name']}",
                            neg_category_ids=sorted(all_ids - present),
                            not_exhaustive_category_ids=[]))
     categories = [dict(c, frequency='r' if c['split'] == 'unseen' else 'f',
@@ -100,6 +103,7 @@ def write_detection_dataset(root: str | Path, seed: int = 0, n_train: int = 400,
         coco = {'info': {'description': f'dense_clip synthetic detection, seed {seed}, {split}'},
                 'images': images, 'annotations': annotations, 'categories': coco_categories()}
         (root / 'annotations' / f'instances_{split}.json').write_text(json.dumps(coco) + '\n')
-        (root / 'annotations' / f'lvis_{split}.json').write_text(json.dumps(_lvis(coco)) + '\n')
+        lvis = json.dumps(_lvis(coco, split))
+        (root / 'annotations' / f'lvis_{split}.json').write_text(lvis + '\n')
         counts[split] = len(annotations)
     return counts

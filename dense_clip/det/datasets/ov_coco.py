@@ -26,7 +26,7 @@ from dense_clip.registry import DET_DATASETS
 
 from ..class_split import load_class_split
 
-__all__ = ['OVCocoDataset', 'check_category_order', 'read_coco_proposals']
+__all__ = ['OVCocoDataset', 'OVLVISDataset', 'check_category_order', 'read_coco_proposals']
 
 KEEP_CLASSES = ('all', 'base')
 
@@ -154,3 +154,25 @@ class OVCocoDataset(CocoDataset):
         if missing:
             print_log(f'{path}: {missing} of {len(self.data_list)} images have no proposals '
                       '(they get no detections)', logger='current', level=logging.WARNING)
+
+
+@DET_DATASETS.register_module()
+class OVLVISDataset(OVCocoDataset):
+    """LVIS v1 with a class split (default ``ov_lvis``: novel = the 337 rare categories).
+
+    LVIS images have no ``file_name``: the path is the last two parts of ``coco_url``
+    (``val2017/000000397133.jpg``) under ``data_prefix['img']`` (the COCO images folder).
+    Training on frequent + common is ``keep_classes='base'``.
+    """
+
+    def __init__(self, *args, class_split: str | dict = 'ov_lvis', **kwargs) -> None:
+        super().__init__(*args, class_split=class_split, **kwargs)
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        info = raw_data_info['raw_img_info']
+        if 'file_name' not in info:
+            if 'coco_url' not in info:
+                raise ValueError(f"{self.ann_file}: image {info.get('id')} has neither "
+                                 'file_name nor coco_url')
+            info['file_name'] = '/'.join(info['coco_url'].split('/')[-2:])
+        return super().parse_data_info(raw_data_info)

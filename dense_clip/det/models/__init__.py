@@ -1,5 +1,6 @@
-"""Detectors and their parts (registered in mmdet's registries)."""
+"""Detectors and their parts (registered in mmdet's registries), and CLIPSelf."""
 
-from . import detectors  # noqa: F401
+from . import backbones, detectors, roi_heads  # noqa: F401
+from .clipself import CLIPSelf
 
-__all__ = ['detectors']
+__all__ = ['CLIPSelf', 'backbones', 'detectors', 'roi_heads']

@@ -134,7 +134,20 @@ class RegionEncoder:
             if not allow_empty:
                 raise ValueError('the box list is empty: no image has a box to embed')
             return dense.dense.new_zeros(0, self.embed_dim, dtype=torch.float32)
-        rois = boxes_to_rois(checked).to(dense.dense.device)
+        return self.encode_rois(dense, boxes_to_rois(checked).to(dense.dense.device))
+
+    def encode_rois(self, dense: DenseOutput, rois: Tensor) -> Tensor:
+        """Embeds rois without checking them (for boxes a detector already clipped).
+
+        Args:
+            dense: the pass over the images the rois index.
+            rois: (N, 5) float: image index, x1, y1, x2, y2 in encoder-input pixels.
+
+        Returns:
+            (N, D) float32 region embeddings.
+        """
+        if rois.shape[0] == 0:
+            return dense.dense.new_zeros(0, self.embed_dim, dtype=torch.float32)
         if self.arch == 'resnet':
             return self._resnet_regions(dense, rois)
         return self._vit_regions(dense, rois)

@@ -41,7 +41,7 @@ _ENCODER = dict(last_block='maskclip', pos_embed_interp='size')
 _REGION = dict(output_size=None, sampling_ratio=0, aligned=True, normalize_dense=True)
 _TEXT = dict(vocabulary=None, class_split=None, templates='openai_imagenet',
              prompt_style='clip', cache_dir=None)
-_CLASSIFIER = dict(temperature=0.01, background='zero')
+_CLASSIFIER = dict(temperature=0.01, background='zero', score_thresh=0.0)
 _TEST = dict(score_thr=0.001, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
              proposal_score='none')
 
