@@ -25,6 +25,22 @@ model = dict(
     train_cfg=dict(rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(rcnn=dict(score_thr=0.001)),
 )
+# Base-class training: the set's train split holds seen classes only.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='OVCocoDataset', data_root='data/synthetic_det/', class_split='synthetic',
+                 keep_classes='base', ann_file='annotations/instances_train.json',
+                 data_prefix=dict(img='images/train/'), filter_cfg=dict(filter_empty_gt=True),
+                 pipeline=train_pipeline))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=2000)
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.1),

@@ -17,4 +17,3 @@ model = dict(
     proposals='gt',
     test_cfg=dict(score_thr=0.001, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100),
 )
-train_dataloader = None  # training-free: evaluate with tools/test.py

@@ -73,12 +73,6 @@ def _shrink_scales(node: Any, crop_size: int) -> None:
             _shrink_scales(value, crop_size)
 
 
-def _tiny_indices(indices: Any, layers: int) -> tuple[int, ...]:
-    """Maps a deep tower's block indices proportionally onto a ``layers``-block one."""
-    deepest = max(indices) + 1
-    return tuple(min(layers - 1, i * layers // deepest) for i in indices)
-
-
 def _dataset(dataset: dict, root: Path, split: str) -> dict:
     dataset = copy.deepcopy(dataset)
     dataset.pop('indices', None)
@@ -115,11 +109,7 @@ def tiny_det_config(cfg: Config, data_root: str | Path, work_dir: str | Path,
     if clip_cfg is None:
         pyramid = cfg.model.get('backbone', {}).get('type') == 'CLIPViTPyramid'
         clip_cfg = TINY_PYRAMID_VIT_CFG if pyramid else TINY_VIT_CFG
-    model = shrink_model_config(cfg.model, clip_cfg)
-    layers = clip_cfg['vision_cfg'].get('layers')
-    backbone = model.get('backbone', {})
-    if 'out_indices' in backbone and isinstance(layers, int):
-        backbone['out_indices'] = _tiny_indices(backbone['out_indices'], layers)
+    model = shrink_model_config(cfg.model, clip_cfg)  # also maps the pyramid's block indices
     for head in ('bbox_head', 'mask_head'):
         part = model.get('roi_head', {}).get(head)
         if isinstance(part, dict) and 'num_classes' in part:

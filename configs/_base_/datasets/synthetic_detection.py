@@ -6,13 +6,6 @@ dataset_type = 'OVCocoDataset'
 data_root = 'data/synthetic_det/'
 class_split = 'synthetic'
 image_scale = (128, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),  # a no-op at 128 px
@@ -23,14 +16,6 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                     'instances')),
 ]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, class_split=class_split,
-                 keep_classes='base', ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='images/train/'), filter_cfg=dict(filter_empty_gt=True),
-                 pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
     num_workers=0,
