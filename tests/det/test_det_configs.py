@@ -53,12 +53,22 @@ def run_config(path: Path, tiny_data: Path, tmp_path: Path, monkeypatch, clip_cf
                monkeypatch)
 
 
-@pytest.mark.parametrize('path', DET_CONFIGS, ids=[p.name for p in DET_CONFIGS])
+# The OV-LVIS F-ViT (mask head, 1203 -> 24 classes) takes ~25 s on 2 shared cores.
+SLOW = {'fvit_vit-b16_4x_ov-lvis.py'}
+CASES = [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p for p in DET_CONFIGS]
+
+
+@pytest.mark.parametrize('path', CASES, ids=[p.name for p in DET_CONFIGS])
 def test_config_trains_two_iterations_and_tests(path, tiny_data, tmp_path, monkeypatch):
     metrics = run_config(path, tiny_data, tmp_path, monkeypatch)
-    if metrics is not None:
-        assert 0.0 <= metrics['coco/novel_ap50'] <= 1.0 or metrics['coco/novel_ap50'] == -1
-        assert 'coco/all_ap50' in metrics
+    if metrics is None:  # training only (CLIPSelf)
+        assert (tmp_path / 'work' / 'clipself_student.pt').is_file()
+    elif 'lvis' in path.name:  # rare = novel, box (and mask) AP
+        assert {'lvis/bbox_APr', 'lvis/bbox_AP', 'lvis/bbox_novel_ap'} <= set(metrics)
+        assert 'lvis/segm_APr' in metrics or 'regionclip' in path.name
+    else:
+        assert {'coco/novel_ap50', 'coco/base_ap50', 'coco/all_ap50'} <= set(metrics)
+        assert -1 <= metrics['coco/novel_ap50'] <= 1.0
 
 
 @pytest.mark.parametrize('name', ['regionclip_rn50_zeroshot-gt_ov-coco.py',

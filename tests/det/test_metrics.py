@@ -27,7 +27,8 @@ def gt_file(tmp_path, lvis=False):
             dict(id=3, image_id=2, category_id=2, bbox=[20, 20, 40, 40], area=1600.0)]
     cats = [dict(id=1, name='a'), dict(id=2, name='b'), dict(id=3, name='c')]
     for ann in anns:
-        ann['iscrowd'] = 0
+        if not lvis:  # LVIS annotations have no 'iscrowd'
+            ann['iscrowd'] = 0
     if lvis:
         for cat, freq in zip(cats, 'fcr'):
             cat['frequency'] = freq

@@ -60,6 +60,8 @@ class FederatedEval(COCOeval):
         super()._prepare()
         positive: dict[int, set] = defaultdict(set)
         for (image, category), gts in self._gts.items():
+            for gt in gts:  # LVIS has no crowd annotations and no 'iscrowd' key
+                gt.setdefault('iscrowd', 0)
             if gts:
                 positive[image].add(category)
         for (image, category) in list(self._dts):
