@@ -35,8 +35,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', required=True, help='trained F-ViT checkpoint')
     parser.add_argument('--config', default=str(CONFIG))
-    parser.add_argument('--clip-pretrained', help="checkpoint of the F-ViT's CLIP (e.g. the "
-                        'CLIPSelf-tuned tiny CLIP the detector was trained on)')
+    parser.add_argument('--clip-pretrained', help="CLIP weights that replace the checkpoint's "
+                        'frozen CLIP (e.g. the CLIPSelf-tuned tiny CLIP the detector was '
+                        'trained on, or to compare region classification of two CLIPs)')
     parser.add_argument('--data-root', default='data/synthetic_det',
                         help='the synthetic detection set (written if missing)')
     parser.add_argument('--n-val', type=int, default=200)
@@ -67,6 +68,9 @@ def build(args):
     state = state.get('state_dict', state)
     check_state_dict_matches(model, state, args.checkpoint)
     model.load_state_dict(state)
+    if args.clip_pretrained:  # the checkpoint holds the frozen CLIP too: load it again
+        model.backbone.source.load_weights(model.backbone.clip_model)
+        model.text.reset()
     model.eval()
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.data_root = str(args.data_root) + '/'

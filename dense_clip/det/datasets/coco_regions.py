@@ -6,6 +6,8 @@ from mmdet.datasets import CocoDataset
 
 from dense_clip.registry import DET_DATASETS
 
+from .ov_coco import lvis_file_name
+
 __all__ = ['CocoRegionsDataset']
 
 
@@ -16,6 +18,7 @@ class CocoRegionsDataset(CocoDataset):
     For data whose boxes are regions rather than labelled objects: CLIPSelf's COCO images
     (``instances_train2017.json``, boxes unused in grid mode) or a COCO-format proposal file
     (``'boxes'`` mode). ``metainfo`` classes are taken from the file, not from the config.
+    LVIS files (images by ``coco_url``) work too.
     """
 
     def load_data_list(self) -> list[dict]:
@@ -31,3 +34,7 @@ class CocoRegionsDataset(CocoDataset):
             return super().load_data_list()
         finally:
             del self.COCOAPI
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        lvis_file_name(raw_data_info['raw_img_info'], self.ann_file)
+        return super().parse_data_info(raw_data_info)

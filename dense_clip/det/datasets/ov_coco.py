@@ -26,7 +26,8 @@ from dense_clip.registry import DET_DATASETS
 
 from ..class_split import load_class_split
 
-__all__ = ['OVCocoDataset', 'OVLVISDataset', 'check_category_order', 'read_coco_proposals']
+__all__ = ['OVCocoDataset', 'OVLVISDataset', 'check_category_order', 'lvis_file_name',
+           'read_coco_proposals']
 
 KEEP_CLASSES = ('all', 'base')
 
@@ -49,6 +50,17 @@ def check_category_order(file_names: list[str], classes: tuple[str, ...], ann_fi
                          f'the annotation file ({len(missing)} missing)')
     raise ValueError(f"{ann_file}: the annotation file lists the split's classes in another "
                      'order; the class split must follow the category ids of the file')
+
+
+def lvis_file_name(info: dict, ann_file: str) -> dict:
+    """Gives an LVIS image record (no ``file_name``) the last two parts of its ``coco_url``
+    (``val2017/000000397133.jpg``) as ``file_name``; COCO records are returned unchanged."""
+    if 'file_name' not in info:
+        if 'coco_url' not in info:
+            raise ValueError(f"{ann_file}: image {info.get('id')} has neither file_name nor "
+                             'coco_url')
+        info['file_name'] = '/'.join(info['coco_url'].split('/')[-2:])
+    return info
 
 
 def read_coco_proposals(path: str) -> dict[int, dict[str, np.ndarray]]:
@@ -169,10 +181,5 @@ class OVLVISDataset(OVCocoDataset):
         super().__init__(*args, class_split=class_split, **kwargs)
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
-        info = raw_data_info['raw_img_info']
-        if 'file_name' not in info:
-            if 'coco_url' not in info:
-                raise ValueError(f"{self.ann_file}: image {info.get('id')} has neither "
-                                 'file_name nor coco_url')
-            info['file_name'] = '/'.join(info['coco_url'].split('/')[-2:])
+        lvis_file_name(raw_data_info['raw_img_info'], self.ann_file)
         return super().parse_data_info(raw_data_info)
