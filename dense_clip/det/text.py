@@ -18,10 +18,11 @@ ones, CLIP's recipe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from dense_clip.models.clip_source import EMBEDDED_MODELS, CLIPSource
 from dense_clip.models.text import (
@@ -33,6 +34,8 @@ from dense_clip.models.text import (
 )
 
 from .class_split import load_class_split
+
+Tokenizer = Callable[..., Tensor]
 
 __all__ = ['DET_TEMPLATE_SETS', 'PROMPT_STYLES', 'REGIONCLIP_TEMPLATES', 'VILD_TEMPLATES',
            'DetectionText']
@@ -116,8 +119,9 @@ class DetectionText:
         cache_dir: on-disk embedding cache (None: the default folder, False: off).
     """
 
-    def __init__(self, vocabulary=None, class_split=None, templates='openai_imagenet',
-                 prompt_style: str = 'clip', cache_dir=None) -> None:
+    def __init__(self, vocabulary: Any = None, class_split: Any = None,
+                 templates: str | Sequence[str] = 'openai_imagenet', prompt_style: str = 'clip',
+                 cache_dir: str | bool | None = None) -> None:
         if prompt_style not in PROMPT_STYLES:
             raise ValueError(f'prompt_style must be one of {sorted(PROMPT_STYLES)}, got '
                              f'{prompt_style!r}')
@@ -162,7 +166,8 @@ class DetectionText:
         self._embeddings = None
         self._background = None
 
-    def embeddings(self, model, tokenizer, source: CLIPSource | None = None) -> Tensor:
+    def embeddings(self, model: nn.Module, tokenizer: Tokenizer,
+                   source: CLIPSource | None = None) -> Tensor:
         """(S, D) float32 L2-normalised synonym embeddings, rows in ``vocabulary.synonyms``."""
         if self._embeddings is None:
             embed = PROMPT_STYLES[self.prompt_style]
@@ -182,15 +187,16 @@ class DetectionText:
             self._embeddings = emb.float()
         return self._embeddings
 
-    def class_embeddings(self, model, tokenizer, source: CLIPSource | None = None) -> Tensor:
+    def class_embeddings(self, model: nn.Module, tokenizer: Tokenizer,
+                         source: CLIPSource | None = None) -> Tensor:
         """(C, D) one embedding per class: the normalised mean of its synonyms' embeddings
         (for classifiers that need one weight per class, e.g. F-ViT's head)."""
         from dense_clip.models.text import merge_synonyms
 
         return merge_synonyms(self.embeddings(model, tokenizer, source), self.vocabulary)
 
-    def background_embedding(self, model, tokenizer, source: CLIPSource | None = None
-                             ) -> Tensor:
+    def background_embedding(self, model: nn.Module, tokenizer: Tokenizer,
+                             source: CLIPSource | None = None) -> Tensor:
         """(D,) normalised embedding of the class name "background" with the same prompts (the
         background row of F-ViT's classifier; the authors' embedding files hold it too)."""
         if self._background is None:

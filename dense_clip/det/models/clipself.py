@@ -127,7 +127,8 @@ class CLIPSelf(BaseModel):
         teacher = F.normalize(self.teacher_embeddings(crops.to(inputs.device)), dim=-1)
         return dict(loss_cosine=1.0 - (student * teacher).sum(dim=-1).mean())
 
-    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+    def forward(self, inputs: Tensor, data_samples: list | None = None,
+                mode: str = 'tensor') -> dict | list | Tensor:
         """mmengine's entry point: 'loss' (training), 'predict' (per-sample cosine of every
         region, in ``data_sample.region_cosine``) or 'tensor' (student region features)."""
         if mode == 'loss':

@@ -121,7 +121,8 @@ class FViT(TwoStageDetector):
         losses.update(self.roi_head.loss(x, proposals, batch_data_samples))
         return losses
 
-    def predict(self, batch_inputs: Tensor, batch_data_samples, rescale: bool = True):
+    def predict(self, batch_inputs: Tensor, batch_data_samples: list,
+                rescale: bool = True) -> list:
         """Detections with the VLM score fused in (see :class:`FViTRoIHead`)."""
         x, dense = self._features(batch_inputs)
         self._set_class_embeddings()

@@ -25,7 +25,7 @@ from mmdet.models.layers import multiclass_nms
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from dense_clip.models.clip import CLIPDenseEncoder
+from dense_clip.models.clip import CLIPDenseEncoder, DenseOutput
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.region import RegionClassifier, RegionEncoder
 from dense_clip.registry import DET_MODELS
@@ -101,7 +101,7 @@ class ZeroShotRegionDetector(BaseDetector):
         return self.text.embeddings(self.clip_model, self.tokenizer, self.source)
 
     # ------------------------------------------------------------------ mmdet interface
-    def extract_feat(self, batch_inputs: Tensor):
+    def extract_feat(self, batch_inputs: Tensor) -> DenseOutput:
         dtype = next(self.clip_model.parameters()).dtype
         return self.encoder(batch_inputs.to(dtype), request=self.region.request)
 
@@ -112,7 +112,8 @@ class ZeroShotRegionDetector(BaseDetector):
         raise NotImplementedError('ZeroShotRegionDetector is training-free: use tools/test.py')
 
     @torch.no_grad()
-    def predict(self, batch_inputs: Tensor, batch_data_samples, rescale: bool = True):
+    def predict(self, batch_inputs: Tensor, batch_data_samples: list,
+                rescale: bool = True) -> list:
         """Detections for a batch: classified boxes after per-class NMS.
 
         Returns:

@@ -13,6 +13,7 @@ duration of one call with :meth:`using`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,7 +55,7 @@ class FViTRoIHead(StandardRoIHead):
         self._context: dict[str, Any] = {}
 
     @contextmanager
-    def using(self, dense=None, region=None):
+    def using(self, dense: Any = None, region: Any = None) -> Iterator[FViTRoIHead]:
         """Makes the dense pass and its region encoder visible to the box head for one call."""
         self._context = dict(dense=dense, region=region)
         try:
