@@ -36,6 +36,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    if cfg.get('train_dataloader') is None:
+        raise ValueError(f'{args.config} has no train_dataloader: its model is training-free; '
+                         'evaluate it with tools/test.py')
     setup_checkpoint_loading()
     setup_checkpoint_saving(cfg)  # temporary file + rename: never a partial checkpoint
     prepare_distributed(cfg, args.launcher)

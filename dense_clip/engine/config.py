@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 from collections.abc import Sequence
@@ -13,11 +14,47 @@ from mmengine.logging import print_log
 
 from .config_check import check_config_syntax, check_hooks, check_model_settings, unread_keys
 
-__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'load_config', 'parse_tool_args',
-           'read_config']
+__all__ = ['DictAction', 'TASKS', 'apply_dataset_vocabulary', 'check_model_task', 'load_config',
+           'parse_tool_args', 'read_config']
 
 # default_scope of a config -> the task package dense_clip wires it to.
 TASKS = {'mmseg': 'segmentation', 'mmdet': 'detection'}
+# scope -> (its model registry, the dense_clip package that fills it).
+_TASK_MODELS = {'mmseg': ('mmseg.registry', 'dense_clip.seg'),
+                'mmdet': ('mmdet.registry', 'dense_clip.det')}
+
+
+def _registered(scope: str, name: str) -> bool:
+    registry_module, package = _TASK_MODELS[scope]
+    importlib.import_module(package)
+    return importlib.import_module(registry_module).MODELS.get(name) is not None
+
+
+def check_model_task(cfg: Config, path: str) -> None:
+    """Fails clearly when a config's model belongs to the other task.
+
+    A detection config (``default_scope='mmdet'``) whose model is a segmentor, or the reverse,
+    would otherwise fail deep inside the Runner. Only then is the other task's package imported
+    (to name the mistake); a model unknown to both is left to the Runner's own error.
+
+    Raises:
+        ValueError: the model type is registered for the other task only.
+    """
+    model = cfg.get('model')
+    name = model.get('type') if isinstance(model, dict) else None
+    scope = cfg.get('default_scope')
+    if not isinstance(name, str) or scope not in _TASK_MODELS or _registered(scope, name):
+        return
+    other = next(s for s in _TASK_MODELS if s != scope)
+    try:
+        belongs_to_other = _registered(other, name)
+    except ImportError:  # the other task's framework is not installed
+        return
+    if belongs_to_other:
+        raise ValueError(
+            f'{path}: model {name!r} is a {TASKS[other]} model ({other}) but the config is a '
+            f"{TASKS[scope]} config (default_scope={scope!r}); use a {TASKS[other]} config for "
+            f'it, or a {TASKS[scope]} model here')
 
 
 class DictAction(_MMEngineDictAction):
@@ -38,6 +75,8 @@ def read_config(path: str, import_custom_modules: bool = True) -> Config:
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: a syntax error in ``path`` or one of its ``_base_`` files.
+        ValueError: the config's ``default_scope`` is not one dense_clip runs, or its model
+            belongs to the other task (see :func:`check_model_task`).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
@@ -69,6 +108,7 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
             f'{path}: default_scope={scope!r}; dense_clip configs use one of {sorted(TASKS)}'
         )
     apply_dataset_vocabulary(cfg)
+    check_model_task(cfg, path)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -81,17 +121,25 @@ def load_config(path: str, overrides: dict | None = None, work_dir: str | None =
 
 
 def apply_dataset_vocabulary(cfg: Config) -> Config:
-    """Uses the dataset config's ``classnames`` as the model's vocabulary where none is set.
+    """Uses the dataset config's classes as the model's vocabulary where none is set.
 
     Segmentation dataset bases name their class list (``classnames = 'voc21'``); a model whose
-    ``text.vocabulary`` is None (the default of every method base) segments those classes. A
-    vocabulary set in the model config wins. Returns ``cfg`` (changed in place).
+    ``text.vocabulary`` is None (the default of every method base) segments those classes.
+    Detection dataset bases name a class split (``class_split = 'ov_coco'``: classes plus base /
+    novel); a model whose ``text.class_split`` is None gets it. A setting in the model config
+    wins. Returns ``cfg`` (changed in place).
     """
     model = cfg.get('model')
-    classnames = cfg.get('classnames')
     text = model.get('text') if isinstance(model, dict) else None
-    if classnames is not None and isinstance(text, dict) and text.get('vocabulary') is None:
+    if not isinstance(text, dict):
+        return cfg
+    classnames = cfg.get('classnames')
+    if classnames is not None and text.get('vocabulary') is None:
         text['vocabulary'] = classnames
+    class_split = cfg.get('class_split')
+    if class_split is not None and 'class_split' in text and text.get('class_split') is None \
+            and text.get('vocabulary') is None:
+        text['class_split'] = class_split
     return cfg
 
 

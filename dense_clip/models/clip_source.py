@@ -51,7 +51,8 @@ class CLIPSource:
             file as ``pretrained``.
         pretrained: open_clip tag ('openai', 'laion2b_s34b_b88k', ...), a checkpoint path
             (.pt/.pth/.bin TorchScript or state dict, .safetensors), a model-zoo name
-            ``zoo://NAME``, or None for random weights.
+            ``zoo://NAME``, or None for random weights. With an embedded model: None (its shipped
+            weights) or a checkpoint file of the same architecture, loaded in ``load_weights``.
         model_cfg: an open_clip model config (kwargs of ``open_clip.CLIP``) for architectures
             open_clip does not name, e.g. tiny test models. Excludes ``model_name``.
         precision: 'fp32' (exact) or 'bf16' (weights cast to bfloat16).
@@ -111,7 +112,17 @@ class CLIPSource:
         return self._cast(model.eval()), tokenizer
 
     def load_weights(self, model: nn.Module) -> None:
-        """Loads the pretrained weights into ``model`` (built by :meth:`build`)."""
+        """Loads the pretrained weights into ``model`` (built by :meth:`build`).
+
+        An embedded model with a ``pretrained`` checkpoint file (e.g. the tiny CLIP fine-tuned
+        by CLIPSelf) gets that file's weights, loaded strictly over the embedded ones.
+        """
+        if self.model_name in EMBEDDED_MODELS and self.pretrained is not None:
+            target = model.float()
+            load_checked(target, read_clip_file(self.pretrained).state_dict,
+                         source=str(self.pretrained), model_name=self.model_name)
+            self._cast(target)
+            return
         if self._loaded_at_build:
             return
         if self.pretrained is None:
