@@ -180,7 +180,7 @@ class DetectionText:
                 if self.cache is not None and named and self.prompt_style == 'clip':
                     emb = self.cache.get_or_build(model, tokenizer, self.vocabulary,
                                                   self.templates, model_id=source.describe(),
-                                                  weights_id=source.identity())
+                                                  weights_id=source.identity(model))
                 else:
                     emb = embed(model, tokenizer, self.vocabulary, self.templates)
             model.train(was_training)

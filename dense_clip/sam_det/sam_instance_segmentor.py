@@ -136,7 +136,8 @@ class SAMInstanceSegmentor(BaseDetector):
             else:
                 embeddings = self.text_cache.get_or_build(
                     self.clip_model, self.tokenizer, vocabulary, self.templates,
-                    model_id=self.source.describe(), weights_id=self.source.identity())
+                    model_id=self.source.describe(),
+                    weights_id=self.source.identity(self.clip_model))
             self._text[vocabulary] = embeddings.float()
         return vocabulary, self._text[vocabulary]
 
