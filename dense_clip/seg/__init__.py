@@ -6,6 +6,6 @@ mmdet.
 
 from dense_clip import engine  # noqa: F401  (CPU model wrapper)
 
-from . import catseg, datasets, heads, segmentors, steps, transforms  # noqa: F401
+from . import catseg, datasets, heads, metrics, segmentors, steps, transforms  # noqa: F401
 
-__all__ = ['catseg', 'datasets', 'heads', 'segmentors', 'steps', 'transforms']
+__all__ = ['catseg', 'datasets', 'heads', 'metrics', 'segmentors', 'steps', 'transforms']

@@ -26,9 +26,10 @@ from torch import Tensor, nn
 
 from dense_clip.utils.checkpoint import CheckpointError, safe_torch_load
 
-from .convert import PREFIXES, describe_tower, from_authors, unwrap_checkpoint
+from .convert import PREFIXES, describe_tower, from_authors, to_authors, unwrap_checkpoint
 
-__all__ = ['EMBEDDED_WEIGHTS', 'load_catseg_weights', 'read_catseg_state']
+__all__ = ['EMBEDDED_WEIGHTS', 'convert_checkpoint_file', 'load_catseg_weights',
+           'read_catseg_state', 'save_finetuned_weights']
 
 DATA_DIR = Path(__file__).resolve().parents[2] / 'data' / 'catseg'
 #: Embedded CAT-Seg weights by name.
@@ -126,3 +127,72 @@ def load_catseg_weights(model: nn.Module, source: str | os.PathLike) -> list[str
     for key, value in state.items():
         current[key].copy_(value.to(current[key].dtype))
     return sorted(state)
+
+
+def convert_checkpoint_file(src: str | os.PathLike, dst: str | os.PathLike,
+                            to_authors_layout: bool = False,
+                            feature_grid: tuple[int, int] = (24, 24),
+                            window_size: int = 12) -> dict[str, Tensor]:
+    """Converts a CAT-Seg checkpoint file between the authors' layout and this codebase's.
+
+    Args:
+        src: an authors' checkpoint, or one in this codebase's keys (a converted file or an
+            mmengine training checkpoint of ``CATSegSegmentor``); read weights-only.
+        dst: output. This codebase's layout: ``{'state_dict': {'catseg.<key>': ...}, 'meta'}``
+            (``.pth``, usable as ``tools/test.py`` CHECKPOINT or ``model.weights``) or a flat
+            ``.safetensors``; the authors' layout: ``{'model': ...}`` as detectron2 saves it.
+        to_authors_layout: write the authors' layout (else this codebase's).
+        feature_grid: (h, w) feature grid, for the masks the authors' layout stores.
+        window_size: the aggregator's window, likewise.
+
+    Returns:
+        The state dict written (keys as in the file).
+    """
+    state, partial = read_catseg_state(src)
+    if partial:
+        raise CheckpointError(f'{src} holds only the fine-tuned part of its CLIP; the authors\' '
+                              'layout needs the whole CLIP')
+    dst = Path(dst)
+    if to_authors_layout:
+        out = to_authors(state, feature_grid, window_size)
+        torch.save({'model': out}, dst)
+        return out
+    out = {f'catseg.{k}': v.detach().contiguous().clone() for k, v in state.items()}
+    if dst.suffix == '.safetensors':
+        from safetensors.torch import save_file
+
+        save_file(out, str(dst))
+    else:
+        torch.save({'state_dict': out, 'meta': {'converted_from': Path(src).name}}, dst)
+    return out
+
+
+def save_finetuned_weights(model: nn.Module, path: str | os.PathLike,
+                           trainable_clip: list[str]) -> dict[str, object]:
+    """Writes what training changed: the aggregator, the guidance convs and the trained CLIP
+    tensors (e.g. the packed attention weights), as safetensors marked ``finetuned-only``.
+
+    Args:
+        model: a ``CATSegModel``.
+        path: output ``.safetensors`` file (written to a temporary name, then moved).
+        trainable_clip: names (in ``model.clip_model``) of the CLIP tensors that trained.
+
+    Returns:
+        ``{'file', 'bytes', 'sha256', 'tensors'}`` of the written file.
+    """
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    state = model.state_dict()
+    keep = {k: v for k, v in state.items() if not k.startswith('clip_model.')}
+    keep.update({f'clip_model.{name}': state[f'clip_model.{name}'] for name in trainable_clip})
+    keep = {k: v.detach().contiguous().clone() for k, v in sorted(keep.items())}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp')
+    save_file(keep, str(tmp), metadata={PARTIAL_CLIP[0]: PARTIAL_CLIP[1]})
+    os.replace(tmp, path)
+    data = path.read_bytes()
+    return {'file': path.name, 'bytes': len(data), 'sha256': hashlib.sha256(data).hexdigest(),
+            'tensors': len(keep)}
