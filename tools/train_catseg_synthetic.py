@@ -34,14 +34,17 @@ SHIPPED = REPO / 'dense_clip' / 'data' / 'catseg' / 'catseg_tiny_synth.safetenso
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--iters', type=int, default=4000)
-    p.add_argument('--batch', type=int, default=16)
+    p.add_argument('--iters', type=int, default=3000)
+    p.add_argument('--batch', type=int, default=4)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0, help='training seed (mmengine randomness)')
     p.add_argument('--data-seed', type=int, default=0, help='seed of the synthetic set')
     p.add_argument('--n-train', type=int, default=8000)
     p.add_argument('--n-val', type=int, default=200)
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--val-interval', type=int, default=0,
+                   help='also evaluate every N iterations while training (0: only at the end; '
+                   'does not change the training)')
     p.add_argument('--cfg-options', nargs='*', default=[],
                    help='extra config overrides key=value (python literals), recorded')
     p.add_argument('--out', default=str(SHIPPED))
@@ -59,9 +62,10 @@ def _overrides(args: argparse.Namespace, data_root: Path) -> dict:
         'train_dataloader.batch_size': args.batch,
         'optim_wrapper.optimizer.lr': args.lr,
         'train_cfg.max_iters': args.iters,
-        'train_cfg.val_interval': args.iters + 1,  # evaluate once, after export
+        'train_cfg.val_interval': args.val_interval or args.iters + 1,
         'param_scheduler.0.end': args.iters,
         'default_hooks.checkpoint.interval': args.iters,
+        'default_hooks.checkpoint.max_keep_ckpts': 1,
         'default_hooks.logger.interval': max(min(50, args.iters // 10), 1),
         'randomness.seed': args.seed,
         'randomness.deterministic': False,

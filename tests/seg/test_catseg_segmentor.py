@@ -159,3 +159,15 @@ def test_weights_with_unknown_keys_are_listed(tmp_path):
         model.init_weights()
     with pytest.raises(FileNotFoundError, match='absent.pth'):
         tiny_catseg_segmentor(weights=str(tmp_path / 'absent.pth')).init_weights()
+
+
+def test_large_outputs_keep_labels_and_log(monkeypatch):
+    from dense_clip.seg.catseg import catseg_segmentor
+
+    model = tiny_catseg_segmentor(test_cfg=dict(mode='whole'))
+    x = image(32, 32)
+    full = model.predict(x, [sample((32, 32), (90, 70))])[0]
+    monkeypatch.setattr(catseg_segmentor, 'MAX_FULL_PROBS', 100)
+    chunked = model.predict(x, [sample((32, 32), (90, 70))])[0]
+    assert torch.equal(chunked.pred_sem_seg.data, full.pred_sem_seg.data)
+    assert chunked.seg_logits.data.shape[-2:] != (90, 70)  # left on the inference frame

@@ -21,6 +21,7 @@ Departures from the paper and from the authors' code are listed in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -56,6 +57,8 @@ _TEXT_DEFAULTS = dict(vocabulary=None, train_vocabulary=None, templates='catseg'
 _TEST_DEFAULTS = dict(mode='slide', slide_size=(640, 640), crop_size=384, overlap=0.333,
                       global_view=True, pooling_size=(1, 1), size_divisor=32, views_per_batch=5)
 MODES = ('slide', 'whole')
+#: Largest class x pixel count kept as full-size probabilities (1 GiB of float32).
+MAX_FULL_PROBS = 2**28
 
 
 def _settings(group: str, given: dict | None, defaults: dict) -> dict:
@@ -253,18 +256,39 @@ class CATSegSegmentor(BaseSegmentor):
                                                          img_shape=inputs.shape[2:]))
                             for _ in range(inputs.shape[0])]
         for image, sample in zip(inputs, data_samples):
-            probs = self._predict_one(image, sample.metainfo)
+            probs, labels = self._predict_one(image, sample.metainfo)
             sample.set_data({'seg_logits': PixelData(data=probs),
-                             'pred_sem_seg': PixelData(data=probs.argmax(dim=0, keepdim=True))})
+                             'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
-    def _predict_one(self, image: Tensor, meta: dict) -> Tensor:
+    def _predict_one(self, image: Tensor, meta: dict) -> tuple[Tensor, Tensor]:
+        """(probabilities, (1, H0, W0) labels) of one image at its original size (H0, W0).
+
+        When the probabilities at the original size would exceed ``MAX_FULL_PROBS`` values
+        (847 classes on a large photo), the labels are resized class chunk by class chunk (the
+        same argmax) and the probabilities stay on the inference frame; this is logged.
+        """
         img_shape = tuple(meta.get('img_shape', image.shape[-2:]))[:2]
         ori_shape = tuple(meta.get('ori_shape', img_shape))[:2]
         image = image[None, :, :img_shape[0], :img_shape[1]]  # drop batch padding
         probs = self.image_probabilities(image, self.vocabulary_of(meta))
-        return F.interpolate(probs[None], size=ori_shape, mode='bilinear',
-                             align_corners=False)[0]
+        if probs.shape[0] * ori_shape[0] * ori_shape[1] <= MAX_FULL_PROBS:
+            probs = F.interpolate(probs[None], size=ori_shape, mode='bilinear',
+                                  align_corners=False)[0]
+            return probs, probs.argmax(dim=0, keepdim=True)
+        print_log(f'CAT-Seg: {probs.shape[0]} classes x {ori_shape} exceed {MAX_FULL_PROBS} '
+                  f'values; seg_logits stay at {tuple(probs.shape[-2:])}, labels are resized by '
+                  'class chunks', logger='current', level=logging.WARNING)
+        best = probs.new_full((1, *ori_shape), -1.0)
+        labels = torch.zeros((1, *ori_shape), dtype=torch.long, device=probs.device)
+        for start in range(0, probs.shape[0], 32):
+            up = F.interpolate(probs[None, start:start + 32], size=ori_shape, mode='bilinear',
+                               align_corners=False)[0]
+            value, index = up.max(dim=0, keepdim=True)
+            better = value > best
+            best = torch.where(better, value, best)
+            labels = torch.where(better, index + start, labels)
+        return probs, labels
 
     def _forward(self, inputs: Tensor, data_samples: list | None = None) -> Tensor:
         """Class probabilities (B, C, H, W) at the input size (mmseg's tensor mode)."""
