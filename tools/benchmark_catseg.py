@@ -2,7 +2,7 @@
 
     python tools/benchmark_catseg.py [--modes train infer] [--classes 10 171 847] [--batch 1]
         [--threads 1] [--repeats 2] [--config configs/catseg/catseg_vit-b16_ade150.py]
-        [--out-dir work_dirs/catseg_benchmark]
+        [--max-gb 0] [--out-dir work_dirs/catseg_benchmark]
 
 Each measurement runs in its own process (so its peak resident memory is its own):
 
@@ -47,6 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--repeats', type=int, default=2, help='timed repeats after one warm-up')
     p.add_argument('--config', default=str(CONFIG), help='CAT-Seg config (random CLIP weights)')
     p.add_argument('--out-dir', default='work_dirs/catseg_benchmark')
+    p.add_argument('--max-gb', type=float, default=0.0,
+                   help='cap each measurement process at this much virtual memory (0: none); a '
+                   'measurement that needs more is reported as failed instead of swapping a '
+                   'shared machine')
     p.add_argument('--one', help=argparse.SUPPRESS)  # internal: run one measurement (JSON)
     return p.parse_args(argv)
 
@@ -115,6 +119,9 @@ def measure_infer(args: argparse.Namespace, num_classes: int) -> dict:
 
 
 def run_one(args: argparse.Namespace) -> None:
+    if args.max_gb > 0:
+        limit = int(args.max_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import torch
 
     torch.set_num_threads(args.threads)
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         for num_classes in args.classes:
             cmd = [sys.executable, __file__, '--one', f'{mode}:{num_classes}', '--config',
                    args.config, '--batch', str(args.batch), '--threads', str(args.threads),
-                   '--repeats', str(args.repeats)]
+                   '--repeats', str(args.repeats), '--max-gb', str(args.max_gb)]
             done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith('RESULT ')]
             if done.returncode != 0 or not lines:

@@ -28,9 +28,9 @@ def parse_args() -> argparse.Namespace:
                         help='image file (default: the bundled synthetic sample)')
     parser.add_argument('--classes', help='comma-separated class names ("|" joins synonyms); '
                         "default: the config's vocabulary")
-    parser.add_argument('--method', default='maskclip', choices=METHODS,
-                        help='last-block strategy of the default embedded config (default: the '
-                        'best on the synthetic benchmark, see README)')
+    parser.add_argument('--method', default='catseg', choices=METHODS,
+                        help='method of the default embedded config (default: the best on the '
+                        'synthetic benchmark, CAT-Seg with its shipped weights; see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model')
