@@ -171,3 +171,10 @@ def test_large_outputs_keep_labels_and_log(monkeypatch):
     chunked = model.predict(x, [sample((32, 32), (90, 70))])[0]
     assert torch.equal(chunked.pred_sem_seg.data, full.pred_sem_seg.data)
     assert chunked.seg_logits.data.shape[-2:] != (90, 70)  # left on the inference frame
+
+
+def test_a_name_that_fills_the_context_warns():
+    model = tiny_catseg_segmentor()
+    long_name = ' '.join(['very'] * 100) + ' long name'
+    with pytest.warns(UserWarning, match='fill the text context of 77 tokens'):
+        model.text_embeddings(model.vocabulary_of({'vocabulary': ['cat', long_name]}))

@@ -246,8 +246,8 @@ def describe_tower(state: Mapping[str, Tensor], prefix: str = 'clip_model.') -> 
     if conv is None:
         return 'no image tower'
     width, patch = conv.shape[0], conv.shape[-1]
-    blocks = len({k.split('.')[4] for k in state
-                  if k.startswith(f'{prefix}visual.transformer.resblocks.')})
+    pattern = re.compile(re.escape(f'{prefix}visual.transformer.resblocks.') + r'(\d+)\.')
+    blocks = len({m.group(1) for k in state if (m := pattern.match(k))})
     size = ''
     if pos is not None:
         size = f', input {round((pos.shape[0] - 1) ** 0.5) * patch}'

@@ -15,6 +15,7 @@ a class of the aggregator and a class scores the max over its names.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -77,6 +78,11 @@ def encode_prompts(clip_model: nn.Module, tokenizer: Tokenizer, names: Sequence[
         raise ValueError('no class names to encode')
     prompts = [template.replace('{}', name) for name in names for template in templates]
     tokens = tokenizer(prompts)
+    full = torch.nonzero(tokens[:, -1] != 0).flatten().tolist()
+    if full:  # a prompt that fills the context may have been cut
+        shown = sorted({prompts[i] for i in full})
+        warnings.warn(f'{len(full)} prompt(s) fill the text context of {tokens.shape[-1]} tokens '
+                      f'and may be truncated: {shown[:5]}', UserWarning, stacklevel=2)
     device = next(clip_model.parameters()).device
     chunks = [F.normalize(clip_model.encode_text(tokens[i:i + batch_size].to(device)).float(),
                           dim=-1)
