@@ -52,7 +52,8 @@ __all__ = [
 #: Strategies for the last block of a CLIP image tower (MaskCLIP, SCLIP, ..., ProxyCLIP).
 LAST_BLOCKS = Registry(
     'clip last block',
-    locations=['dense_clip.models.clip.last_block', 'dense_clip.models.clip.proxy_attention'],
+    locations=['dense_clip.models.clip.last_block', 'dense_clip.models.clip.proxy_attention',
+               'dense_clip.models.catseg.last_block'],
 )
 #: Proxy vision models giving patch features (DINO, DINOv2, SAM image encoder).
 PROXY_MODELS = Registry('proxy model', locations=['dense_clip.models.proxy.builders'])

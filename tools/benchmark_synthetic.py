@@ -1,11 +1,13 @@
-"""Evaluates every training-free method on the synthetic benchmark with the embedded CLIP.
+"""Evaluates every method with an embedded configuration on the synthetic benchmark.
 
     python tools/benchmark_synthetic.py [--out-dir work_dirs/synthetic_benchmark] [--n-val 200]
 
 Writes the synthetic validation set (seeded; seconds), runs each method's config under
-configs/synthetic/ through mmengine's Runner and mmseg's IoUMetric, and writes results.md and
-results.csv: mIoU per method, next to chance (a seeded uniformly random labelling scored by the
-same metric) and the all-background labelling, and per method
+configs/synthetic/ (the training-free methods on the embedded CLIP, and CAT-Seg with its shipped
+weights, trained on the seen classes) through mmengine's Runner and mmseg's IoUMetric, and writes
+results.md and results.csv: mIoU per method, the mean IoU of the seen classes (the background
+included) and of the six unseen classes, next to chance (a seeded uniformly random labelling
+scored by the same metric) and the all-background labelling, and per method
 ``OUT_DIR/<method>/<timestamp>/per_class.{csv,png}`` (per-class IoU, seen and unseen classes
 coloured apart). Needs no download.
 """
@@ -23,7 +25,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / 'configs' / 'synthetic' / '{method}_tiny-clip_synthetic.py'
-METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase')
+METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase', 'catseg')
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,8 +55,16 @@ def miou_of_labelling(data_root: Path, predict, num_classes: int) -> float:
     return float(metric.compute_metrics(metric.results)['mIoU'])
 
 
-def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float, float]:
-    """Runs one method's config; returns (mIoU percent, seconds)."""
+def unseen_classes() -> list[str]:
+    """Names of the synthetic world's unseen classes (never in training data)."""
+    from dense_clip.synthetic import world
+
+    return [c.name for c in world.categories() if not c.seen]
+
+
+def evaluate(method: str, data_root: Path, work_dir: Path) -> dict[str, float]:
+    """Runs one method's config; returns its metrics (percent: mIoU, mIoU_seen, mIoU_unseen,
+    IoU.<class>) and ``seconds``."""
     from mmengine.runner import Runner
 
     from dense_clip.engine import (
@@ -67,14 +77,23 @@ def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float
     cfg = load_config(str(CONFIG).format(method=method), work_dir=str(work_dir / method))
     cfg.test_dataloader.dataset.data_root = str(data_root)
     cfg.val_dataloader = cfg.test_dataloader
+    cfg.test_evaluator = dict(type='SplitIoUMetric', iou_metrics=['mIoU'],
+                              unseen=unseen_classes())
     cfg.log_level = 'WARNING'
     configure_test_outputs(cfg, TestOutputs())  # per-class CSV and chart per method
     setup_checkpoint_loading()
     runner = Runner.from_cfg(cfg)
     runner.model.init_weights()
     start = time.perf_counter()
-    metrics = runner.test()
-    return float(metrics['mIoU']), time.perf_counter() - start
+    metrics = {k: float(v) for k, v in runner.test().items()}
+    metrics['seconds'] = time.perf_counter() - start
+    return metrics
+
+
+def evaluate_method(method: str, data_root: Path, work_dir: Path) -> tuple[float, float]:
+    """Runs one method's config; returns (mIoU percent, seconds)."""
+    metrics = evaluate(method, data_root, work_dir)
+    return metrics['mIoU'], metrics['seconds']
 
 
 def main() -> None:
@@ -92,20 +111,23 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         rows = [
             ('chance (uniform random labels)', miou_of_labelling(
-                data_root, lambda gt: rng.integers(0, num_classes, gt.shape), num_classes), ''),
+                data_root, lambda gt: rng.integers(0, num_classes, gt.shape), num_classes),
+             '', '', ''),
             ('all background', miou_of_labelling(
-                data_root, lambda gt: np.zeros_like(gt), num_classes), ''),
+                data_root, lambda gt: np.zeros_like(gt), num_classes), '', '', ''),
         ]
         for method in track(args.methods, 'synthetic benchmark', unit='method'):
-            miou, seconds = evaluate_method(method, data_root, out_dir)
-            rows.append((method, miou, f'{seconds:.1f}'))
-            logging.getLogger(__name__).info('%s: mIoU %.2f', method, miou)
+            m = evaluate(method, data_root, out_dir)
+            rows.append((method, m['mIoU'], f"{m['mIoU_seen']:.2f}", f"{m['mIoU_unseen']:.2f}",
+                         f"{m['seconds']:.1f}"))
+            logging.getLogger(__name__).info('%s: mIoU %.2f', method, m['mIoU'])
+    header = ['method', 'mIoU', 'seen mIoU', 'unseen mIoU', 'seconds']
     with open(out_dir / 'results.csv', 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['method', 'mIoU', 'seconds'])
-        writer.writerows([(m, f'{v:.2f}', s) for m, v, s in rows])
-    lines = ['| method | mIoU (%) | seconds |', '|---|---:|---:|']
-    lines += [f'| {m} | {v:.2f} | {s} |' for m, v, s in rows]
+        writer.writerow(header)
+        writer.writerows([(m, f'{v:.2f}', *rest) for m, v, *rest in rows])
+    lines = ['| method | mIoU (%) | seen | unseen | seconds |', '|---|---:|---:|---:|---:|']
+    lines += [f'| {m} | {v:.2f} | {a} | {b} | {s} |' for m, v, a, b, s in rows]
     table = '\n'.join(lines) + '\n'
     (out_dir / 'results.md').write_text(table)
     print(table)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = 'configs/synthetic/{method}_tiny-clip_synthetic.py'
-METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase')
+METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase', 'catseg')
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,9 +32,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('image', nargs='?', default=str(SAMPLE_IMAGE),
                         help='image file (default: the bundled synthetic sample)')
     parser.add_argument('--classes', help=f"{CLASS_SYNTAX}; default: the config's vocabulary")
-    parser.add_argument('--method', default='maskclip', choices=METHODS,
-                        help='last-block strategy of the default embedded config (default: the '
-                        'best on the synthetic benchmark, see README)')
+    parser.add_argument('--method', default='catseg', choices=METHODS,
+                        help='method of the default embedded config (default: the best on the '
+                        'synthetic benchmark, CAT-Seg with its shipped weights; see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model, '

@@ -7,13 +7,16 @@ mmdet.
 from dense_clip import engine  # noqa: F401  (CPU model wrapper)
 
 from . import (  # noqa: F401
+    catseg,
     datasets,
     evaluation,
     heads,
+    metrics,
     segmentors,
     steps,
     transforms,
     visualization,
 )
 
-__all__ = ['datasets', 'evaluation', 'heads', 'segmentors', 'steps', 'transforms', 'visualization']
+__all__ = ['catseg', 'datasets', 'evaluation', 'heads', 'metrics', 'segmentors', 'steps',
+           'transforms', 'visualization']

@@ -18,10 +18,11 @@ from .clip import (
     tiny_vit_config,
 )
 from .configs import TINY_VIT_CFG, shrink_model_config
-from .seeded import seeded_state_dict
-from .segmentors import tiny_segmentor
+from .seeded import seeded_state_dict, seeded_tensors
+from .segmentors import TINY_CATSEG_AGGREGATOR, tiny_catseg_segmentor, tiny_segmentor
 
 __all__ = [
+    'TINY_CATSEG_AGGREGATOR',
     'TINY_VIT_CFG',
     'shrink_model_config',
     'build_from_config',
@@ -32,7 +33,9 @@ __all__ = [
     'save_safetensors',
     'save_torchscript',
     'seeded_state_dict',
+    'seeded_tensors',
     'tiny_clip_resnet',
+    'tiny_catseg_segmentor',
     'tiny_clip_vit',
     'tiny_resnet_config',
     'tiny_segmentor',

@@ -7,10 +7,12 @@ generator in sorted key order, so the weights are a function of (seed, keys, sha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
-__all__ = ['seeded_state_dict']
+__all__ = ['seeded_state_dict', 'seeded_tensors']
 
 
 def seeded_state_dict(module: nn.Module, seed: int, scale: float = 0.05) -> dict[str, torch.Tensor]:
@@ -27,9 +29,16 @@ def seeded_state_dict(module: nn.Module, seed: int, scale: float = 0.05) -> dict
     Returns:
         key -> tensor, same dtypes and shapes as ``module.state_dict()``.
     """
+    return seeded_tensors(module.state_dict(), seed, scale)
+
+
+def seeded_tensors(layout: Mapping[str, torch.Tensor], seed: int,
+                   scale: float = 0.05) -> dict[str, torch.Tensor]:
+    """:func:`seeded_state_dict` for a state-dict layout given as tensors by name (e.g. a
+    checkpoint layout written without its model): same draws for the same keys and shapes."""
     generator = torch.Generator().manual_seed(seed)
     out: dict[str, torch.Tensor] = {}
-    for name, value in sorted(module.state_dict().items()):
+    for name, value in sorted(layout.items()):
         leaf = name.rsplit('.', 1)[-1]
         if not value.is_floating_point() or name == 'logit_scale':
             out[name] = value.clone()
