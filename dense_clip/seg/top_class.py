@@ -16,9 +16,9 @@ chunk of names at a time (``test_cfg.probs='top'``):
   pass over the chunks finds the best remaining class, with m and s of the first pass.
 
 Chunks must hold whole classes (every synonym of a class in one chunk) and come in class order.
-The running sums are kept in float64, with exact differences x - m, so the probabilities agree
-with the full float32 softmax to its own rounding (~1e-6 relative); labels are equal except where
-two classes' probabilities round to the same float.
+The probabilities agree with the full float32 softmax to float32 rounding (~1e-5 relative: the
+exponent x - m is rounded against a running m, and the sums run in another order); labels are
+equal except where two classes' probabilities round to the same float.
 """
 
 from __future__ import annotations
@@ -28,16 +28,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dense_clip.models.text import reduce_synonyms
-
 from .steps.base import Prediction
 
 __all__ = ['TopClassAccumulator', 'class_chunks', 'stream_decision']
-
-
-def _exp_minus(values: Tensor, best: Tensor) -> Tensor:
-    """exp(values - best) in float64: the difference of two float32 numbers is exact there."""
-    return (values.double() - best.double()).exp_()
 
 
 def class_chunks(class_index: Tensor, max_names: int) -> list[tuple[int, int]]:
@@ -64,42 +57,76 @@ def class_chunks(class_index: Tensor, max_names: int) -> list[tuple[int, int]]:
     return chunks
 
 
+def _class_runs(classes: Tensor) -> list[tuple[int, int, int]]:
+    """(start, end, class) of each class's names in a chunk of consecutive names."""
+    index = classes.tolist()
+    runs, start = [], 0
+    for i in range(1, len(index) + 1):
+        if i == len(index) or index[i] != index[start]:
+            runs.append((start, i, index[start]))
+            start = i
+    return runs
+
+
 class TopClassAccumulator:
     """Running per-pixel state of the decision over chunks of names.
+
+    Scores stay in their own units: with f = ``logit_scale`` for 'cosine' (1 for 'logit') a
+    name's softmax weight is exp(f (x - m)). Each term is one (H, W) float32 map in a reused
+    buffer, so temporaries stay at a few maps whatever the chunk size.
 
     Args:
         space: The scores' space: 'cosine' (multiplied by ``logit_scale``, then softmax over
             names), 'logit' (softmax) or 'prob' (already probabilities).
-        logit_scale: Multiplies 'cosine' scores.
+        logit_scale: Multiplies 'cosine' scores (> 0).
         num_classes: C.
     """
 
     def __init__(self, space: str, logit_scale: float, num_classes: int) -> None:
         if space not in ('cosine', 'logit', 'prob'):
             raise ValueError(f"unknown score space {space!r}; valid: ('cosine', 'logit', 'prob')")
+        if space == 'cosine' and not logit_scale > 0:
+            raise ValueError(f'logit_scale must be positive, got {logit_scale}')
         self.space = space
-        self.logit_scale = float(logit_scale)
+        self.factor = float(logit_scale) if space == 'cosine' else 1.0
         self.num_classes = int(num_classes)
         self._best: Tensor | None = None  # max score so far (m, or the top probability)
-        self._norm: Tensor | None = None  # s: sum of exp(x - m) over names (softmax spaces)
-        self._class_sum: Tensor | None = None  # sum of class probabilities (unnormalised)
+        self._norm: Tensor | None = None  # sum over names of exp(f (x - m)) (softmax spaces)
+        self._class_sum: Tensor | None = None  # the same over each class's best name
         self._labels: Tensor | None = None
-        self._keep: Tensor | None = None  # (C,) bool, after the area threshold
+        self._keep: list[bool] | None = None  # per class, after the area threshold
         self._second: tuple[Tensor, Tensor, Tensor] | None = None
+        self._buffer: Tensor | None = None  # one (H, W) float32 map reused for every term
 
     @property
     def softmax(self) -> bool:
         return self.space != 'prob'
 
-    def _values(self, scores: Tensor) -> Tensor:
-        values = scores.float()
-        return values * self.logit_scale if self.space == 'cosine' else values
+    def _add_weights(self, total: Tensor, value: Tensor, best: Tensor) -> None:
+        """total += exp(f (value - best)) (softmax spaces) or value ('prob'); (H, W) maps."""
+        if not self.softmax:
+            total.add_(value)
+            return
+        if self._buffer is None or self._buffer.shape != value.shape:
+            self._buffer = torch.empty_like(best)
+        term = torch.sub(value, best, out=self._buffer)
+        if self.factor != 1.0:
+            term.mul_(self.factor)
+        total.add_(term.exp_())
 
     @staticmethod
-    def _local(classes: Tensor) -> tuple[Tensor, Tensor]:
-        """Class ids present in a chunk (ascending) and each name's position among them."""
-        present, local = torch.unique_consecutive(classes, return_inverse=True)
-        return present, local
+    def _class_maps(x: Tensor, runs: list[tuple[int, int, int]]) -> list[Tensor]:
+        """Each class's best name score, (H, W) each (a view for single-name classes)."""
+        return [x[a] if b - a == 1 else x[a:b].amax(dim=0) for a, b, _ in runs]
+
+    @staticmethod
+    def _vote(maps: list[Tensor], runs: list[tuple[int, int, int]], best: Tensor,
+              labels: Tensor) -> None:
+        """Updates best (in place) and labels where a class beats it strictly (in class order,
+        so ties keep the lower class, as ``argmax``)."""
+        for value, (_, _, label) in zip(maps, runs):
+            labels.masked_fill_(value > best, label)
+            torch.maximum(best, value, out=best)
 
     def add(self, scores: Tensor, classes: Tensor) -> None:
         """First pass: one chunk of names.
@@ -108,33 +135,31 @@ class TopClassAccumulator:
             scores: (K, H, W) scores of K consecutive names, in ``space``.
             classes: (K,) long, their classes (whole classes, after the previous chunk's).
         """
-        x = self._values(scores)
-        present, local = self._local(classes.to(x.device))
-        class_max = reduce_synonyms(x[None], local)[0]  # (Kc, H, W)
-        chunk_best, where = class_max.max(dim=0)  # first maximum: the lower class on ties
-        chunk_labels = present[where]
+        x = scores.float()
+        runs = _class_runs(classes)
+        maps = self._class_maps(x, runs)
         if self._best is None:
-            self._best = torch.full_like(chunk_best, float('-inf'))
-            self._labels = torch.zeros(chunk_best.shape, dtype=torch.long, device=x.device)
-            self._class_sum = torch.zeros_like(chunk_best, dtype=torch.float64)
+            self._best = torch.full_like(maps[0], float('-inf'))
+            self._labels = torch.zeros(maps[0].shape, dtype=torch.int32, device=x.device)
+            self._class_sum = torch.zeros_like(maps[0])
             self._norm = torch.zeros_like(self._class_sum) if self.softmax else None
-        better = chunk_best > self._best
-        self._labels = torch.where(better, chunk_labels, self._labels)
-        if not self.softmax:
-            self._best = torch.maximum(self._best, chunk_best)
-            self._class_sum += class_max.sum(dim=0, dtype=torch.float64)
-            return
-        new_best = torch.maximum(self._best, chunk_best)
-        rescale = _exp_minus(self._best, new_best)
-        self._norm = self._norm * rescale + _exp_minus(x, new_best).sum(dim=0)
-        self._class_sum = self._class_sum * rescale + _exp_minus(class_max, new_best).sum(dim=0)
-        self._best = new_best
+        old_best = self._best.clone()
+        self._vote(maps, runs, self._best, self._labels)
+        if self.softmax:  # rescale the sums to the new maximum, then add this chunk
+            rescale = (old_best - self._best).mul_(self.factor).exp_()
+            self._norm.mul_(rescale)
+            self._class_sum.mul_(rescale)
+            del rescale, old_best
+            for value in x:
+                self._add_weights(self._norm, value, self._best)
+        for value in maps:
+            self._add_weights(self._class_sum, value, self._best)
 
     def labels(self) -> Tensor:
         """(H, W) long labels of the first pass (before any threshold)."""
         if self._labels is None:
             raise RuntimeError('no scores were added')
-        return self._labels
+        return self._labels.long()
 
     def drop_small_classes(self, area_thresh: float | None) -> bool:
         """Applies the area threshold to the first-pass labels.
@@ -145,35 +170,25 @@ class TopClassAccumulator:
         if area_thresh is None or self.num_classes < 2:
             return False
         areas = torch.bincount(self.labels().flatten(), minlength=self.num_classes)[1:].float()
-        keep = torch.cat([areas.new_ones(1), (areas > area_thresh * areas.sum()).float()]) > 0
-        if bool(keep.all()):
+        keep = [True] + (areas > area_thresh * areas.sum()).tolist()
+        if all(keep):
             return False
-        self._keep = keep.to(self._labels.device)
+        self._keep = keep
         best = torch.full_like(self._best, float('-inf'))
-        self._second = (best, torch.zeros_like(self._labels), torch.zeros_like(self._best))
+        self._second = (best, torch.zeros_like(self._labels), torch.zeros_like(self._class_sum))
         return True
 
     def add_kept(self, scores: Tensor, classes: Tensor) -> None:
         """Second pass (after :meth:`drop_small_classes` returned True): one chunk again."""
         if self._second is None:
             raise RuntimeError('add_kept needs drop_small_classes to have dropped a class')
-        x = self._values(scores)
-        present, local = self._local(classes.to(x.device))
-        kept = self._keep[present]
-        if not bool(kept.any()):
-            return
-        class_max = reduce_synonyms(x[None], local)[0][kept]
-        present = present[kept]
+        x = scores.float()
+        runs = [run for run in _class_runs(classes) if self._keep[run[2]]]
+        maps = self._class_maps(x, runs)
         best, labels, class_sum = self._second
-        chunk_best, where = class_max.max(dim=0)
-        better = chunk_best > best
-        labels = torch.where(better, present[where], labels)
-        best = torch.maximum(best, chunk_best)
-        if self.softmax:
-            class_sum += _exp_minus(class_max, self._best).sum(dim=0)
-        else:
-            class_sum += class_max.sum(dim=0, dtype=torch.float64)
-        self._second = (best, labels, class_sum)
+        self._vote(maps, runs, best, labels)
+        for value in maps:  # dropped classes count as probability 0
+            self._add_weights(class_sum, value, self._best)
 
     def finish(self, prob_thresh: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
         """The decision.
@@ -189,8 +204,9 @@ class TopClassAccumulator:
             best, class_sum = self._best, self._class_sum
         else:
             best, labels, class_sum = self._second
+            labels = labels.long()
         if self.softmax:
-            top = (_exp_minus(best, self._best) / self._norm).float()
+            top = ((best - self._best).mul_(self.factor).exp_() / self._norm).float()
             class_sum = (class_sum / self._norm).float()
         else:
             top, class_sum = best, class_sum.float()
