@@ -8,8 +8,8 @@ Every (case, precision) runs in a fresh child process, so its peak memory is its
 process's peak resident set (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Each child also
 times a matrix product in the same precision before and after its case (the better of the two
 is the machine's "matmul peak" for that run), and reports the case's achieved GFLOP/s and its
-fraction of that peak. Weights are random (``pretrained=None``; speed does not depend on their
-values) unless ``--pretrained`` names some.
+fraction of that peak. The config's architecture is built with random weights (speed does not
+depend on their values; nothing is downloaded) unless ``--pretrained`` names weights to load.
 
 * text: prompts/s of ``build_text_classifier`` (the config's templates, every synonym) and of
   the full-length path it replaced (every prompt at the full context, in vocabulary order; on an
@@ -112,14 +112,17 @@ def build_model(spec: dict):
     from mmseg.registry import MODELS
 
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.clip.update(pretrained=spec.get('pretrained'), precision=spec['precision'])
+    model_cfg.clip.precision = spec['precision']
+    if spec.get('pretrained'):
+        model_cfg.clip.pretrained = spec['pretrained']
     model_cfg.text.cache_dir = False
     if spec.get('classes'):
         model_cfg.text.vocabulary = spec['classes']
     if spec.get('probs'):
         model_cfg.test_cfg = dict(model_cfg.get('test_cfg') or {}, probs=spec['probs'])
-    model = MODELS.build(model_cfg)
-    model.init_weights()
+    model = MODELS.build(model_cfg)  # the config's architecture (QuickGELU and all)
+    if spec.get('pretrained'):
+        model.init_weights()  # else random weights: nothing is read or downloaded
     return model.to(spec['device']).eval()
 
 

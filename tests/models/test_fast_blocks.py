@@ -92,13 +92,30 @@ def test_packed_linear_matches_f_linear():
             assert got.dtype == torch.bfloat16 and got.shape == (2, 7, 48)
             assert (got.float() - expected).abs().max().item() < 0.02
         if packed_linear_available():
-            assert id(w16) in _PACKED  # packed once, reused
+            assert (id(w16), 1.0) in _PACKED  # packed once, reused
             w16.mul_(2)  # an in-place change re-packs
             torch.testing.assert_close(linear(x16, w16, b16).float(),
                                        F.linear(x16.float(), w16.float(), b16.float()),
                                        rtol=0.02, atol=0.02)
     with pytest.raises(ValueError, match='activation must be one of'):
         linear(x, weight, bias, 'relu')
+
+
+def test_quick_gelu_mlp_fused_as_a_scaled_swish():
+    from open_clip.transformer import QuickGELU
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential()
+    mlp.add_module('c_fc', nn.Linear(32, 128))
+    mlp.add_module('gelu', QuickGELU())
+    mlp.add_module('c_proj', nn.Linear(128, 32))
+    x = torch.randn(3, 11, 32)
+    with torch.no_grad():
+        assert torch.equal(run_mlp(mlp, x), mlp(x))  # float32: the MLP's own operations
+        reference = mlp(x)
+        fast = run_mlp(copy.deepcopy(mlp).bfloat16(), x.bfloat16())
+    assert fast.dtype == torch.bfloat16
+    assert (fast.float() - reference).abs().max().item() < 0.03 * reference.abs().max().item()
 
 
 def test_run_mlp_falls_back_for_other_mlps():

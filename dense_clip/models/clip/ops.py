@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from open_clip.transformer import QuickGELU
 from torch import Tensor, nn
 
-from .packed_linear import linear
+from .packed_linear import linear, quick_gelu_mlp
 
 
 def _check_attention(attn: nn.Module) -> None:
@@ -108,14 +109,17 @@ def use_fast_block(block: nn.Module, x: Tensor) -> bool:
 
 
 def run_mlp(mlp: nn.Module, x: Tensor) -> Tensor:
-    """An open_clip block's MLP (c_fc, activation, c_proj) through :func:`packed_linear.linear`
-    (exact ``nn.GELU`` fused into c_fc); any other MLP runs its own ``forward``."""
+    """An open_clip block's MLP (c_fc, activation, c_proj) through :mod:`.packed_linear`
+    (exact ``nn.GELU`` fused into c_fc, QuickGELU as a scaled swish); any other MLP runs its
+    own ``forward``. Float32 gives the MLP's own result."""
     c_fc, act, c_proj = (getattr(mlp, name, None) for name in ('c_fc', 'gelu', 'c_proj'))
     if not (isinstance(c_fc, nn.Linear) and isinstance(c_proj, nn.Linear) and act is not None
             and len(mlp) == 3):
         return mlp(x)
     if type(act) is nn.GELU and act.approximate == 'none':
         hidden = linear(x, c_fc.weight, c_fc.bias, activation='gelu')
+    elif type(act) is QuickGELU:
+        return quick_gelu_mlp(x, c_fc.weight, c_fc.bias, c_proj.weight, c_proj.bias)
     else:
         hidden = act(linear(x, c_fc.weight, c_fc.bias))
     return linear(hidden, c_proj.weight, c_proj.bias)
