@@ -16,7 +16,9 @@ depend on their values; nothing is downloaded) unless ``--pretrained`` names wei
   evenly spaced subset of ``--baseline-prompts`` prompts).
 * image: images/s of ``model.predict`` on one image of ``--image-size`` (the bundled synthetic
   scene resized; text embeddings computed before timing), best of ``--repeats``; GFLOP per image
-  counted once in float32 (matrix products and convolutions, ``torch.utils.flop_counter``).
+  counted once in float32 (matrix products and convolutions, ``torch.utils.flop_counter``); the
+  same for the image tower's passes alone over the same windows (without the scores' upsampling
+  and the decision).
 
 Results go to ``--out-dir`` as ``<tag>.json`` and ``<tag>.md``; ``--write-readme`` puts the
 tables of one or more result files between ``<!-- speed:benchmark -->`` markers in a README.
@@ -31,6 +33,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -188,7 +191,29 @@ def image_case(spec: dict, model) -> dict:
         meta = dict(img_shape=(height, width), ori_shape=(height, width))
         return model.predict(image, [SegDataSample(metainfo=meta)])[0]
 
+    def tower():  # the dense passes alone, over the same windows
+        import torch
+
+        from dense_clip.seg.inference import window_grid
+
+        boxes = ([(0, height, 0, width)] if model.mode == 'whole' else
+                 window_grid(height, width, model.crop_size, model.stride))
+        dtype = next(model.clip_model.parameters()).dtype
+        with torch.no_grad():
+            for i in range(0, len(boxes), model.windows_per_batch):
+                windows = torch.cat([image[..., y1:y2, x1:x2]
+                                     for y1, y2, x1, x2 in boxes[i:i + model.windows_per_batch]])
+                model.encoder(windows.to(dtype), request=model.request)
+
     predict()  # warm-up: positional embeddings, packed weights
+    tower()
+    tower_times = []
+    for _ in range(spec['repeats']):
+        _sync(spec['device'])
+        start = time.perf_counter()
+        tower()
+        _sync(spec['device'])
+        tower_times.append(time.perf_counter() - start)
     times = []
     for _ in range(spec['repeats']):
         _sync(spec['device'])
@@ -198,9 +223,11 @@ def image_case(spec: dict, model) -> dict:
         times.append(time.perf_counter() - start)
     result = dict(classes=vocabulary.num_classes, names=len(vocabulary.synonyms),
                   seconds=min(times), seconds_all=times, images_per_s=1 / min(times),
+                  tower_seconds=min(tower_times),
                   seg_logits=list(sample.seg_logits.data.shape))
     if spec.get('count_flops'):
         result['flops'] = count_flops(predict)
+        result['tower_flops'] = count_flops(tower)
     return result
 
 
@@ -276,19 +303,20 @@ def markdown(run: dict) -> str:
     images = [r for r in run['results'] if r['case'] == 'image']
     if images:
         lines += ['| image | precision | classes (names) | seg_logits | images/s | GFLOP/image | '
-                  'GFLOP/s | matmul peak (GFLOP/s) | of peak | peak memory (MB) |',
-                  '|---|---|---|---|---|---|---|---|---|---|']
+                  'GFLOP/s | image tower GFLOP/s | matmul peak (GFLOP/s) | of peak: all, tower '
+                  '| peak memory (MB) |', '|---|---|---|---|---|---|---|---|---|---|---|']
+        size = 'x'.join(str(v) for v in run['image_size'])
         for r in images:
-            flops = r.get('flops')
+            flops, tower, peak = r.get('flops'), r.get('tower_flops'), r['matmul_peak_gflops']
             rate = flops / r['seconds'] / 1e9 if flops else None
-            size = 'x'.join(str(v) for v in run['image_size'])
+            tower_rate = tower / r['tower_seconds'] / 1e9 if tower else None
             lines.append(
                 f"| {size} | {r['precision']} | {r['classes']} ({r['names']}) | "
                 f"{'x'.join(map(str, r['seg_logits']))} | {r['images_per_s']:.3g} | "
-                f"{flops / 1e9:.3g} | {rate:.3g} | {r['matmul_peak_gflops']:.0f} | "
-                f"{100 * rate / r['matmul_peak_gflops']:.0f}% | {r['peak_memory_mb']:,.0f} |"
-                if flops else f"| {size} | {r['precision']} | {r['classes']} | - | "
-                f"{r['images_per_s']:.3g} | - | - | - | - | {r['peak_memory_mb']:,.0f} |")
+                + (f"{flops / 1e9:.3g} | {rate:.3g} | {tower_rate:.3g} | {peak:.0f} | "
+                   f"{100 * rate / peak:.0f}%, {100 * tower_rate / peak:.0f}% | "
+                   if flops else '- | - | - | - | - | ')
+                + f"{r['peak_memory_mb']:,.0f} |")
         lines.append('')
     return '\n'.join(lines)
 
@@ -342,6 +370,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--image-templates', default='single',
                         help='templates for the image case (not timed; default single)')
     parser.add_argument('--probs', choices=('full', 'top', 'auto'), help='test_cfg.probs')
+    parser.add_argument('--no-flops', action='store_true',
+                        help='skip counting FLOPs (one more float32 pass of the image)')
     parser.add_argument('--pretrained', help='weights for model.clip (default: random)')
     parser.add_argument('--baseline-prompts', type=int, default=256,
                         help='prompts timed on the full-length text path (default 256)')
@@ -391,17 +421,18 @@ def main(argv: list[str] | None = None) -> None:
                 image_size=list(args.image_size), code_root=args.code_root)
     load_before = os.getloadavg()[0]
     results, flops = [], None
-    if 'image' in args.cases and 'fp32' not in args.precision:
-        flops = spawn(dict(base, case='image', precision='fp32', count_flops=True,
-                           repeats=1))['flops']
+    if 'image' in args.cases and 'fp32' not in args.precision and not args.no_flops:
+        counted = spawn(dict(base, case='image', precision='fp32', count_flops=True, repeats=1))
+        flops = {k: counted[k] for k in ('flops', 'tower_flops')}
     for case in args.cases:
         for precision in args.precision:
             spec = dict(base, case=case, precision=precision,
-                        count_flops=case == 'image' and precision == 'fp32')
+                        count_flops=case == 'image' and precision == 'fp32' and not args.no_flops)
             result = spawn(spec)
-            if case == 'image':
-                flops = result.get('flops', flops)
-                result['flops'] = flops
+            if case == 'image' and 'flops' in result:  # counted here (float32)
+                flops = {k: result[k] for k in ('flops', 'tower_flops')}
+            elif case == 'image' and flops:
+                result.update(flops)
             results.append(dict(case=case, precision=precision, **result))
             print(f'{case} {precision}: ' + ', '.join(
                 f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
@@ -412,8 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     run = dict(title=args.title or f'{Path(args.config).name}, {width}x{height}',
                date=time.strftime('%Y-%m-%d'), machine=machine(), device=args.device,
                threads=results[0]['threads'], commit=git_commit(root),
-               command='python tools/benchmark_speed.py ' + ' '.join(
-                   a for a in (argv if argv is not None else sys.argv[1:])),
+               command='python tools/benchmark_speed.py ' + shlex.join(
+                   argv if argv is not None else sys.argv[1:]),
                image_size=[width, height], load_before=load_before,
                load_after=os.getloadavg()[0], results=results)
     out = Path(args.out_dir)

@@ -223,10 +223,10 @@ def finalise_prediction(
                          f'{class_index.numel()} names over {num_classes} classes')
     probs = reduce_synonyms(name_probs[None], class_index)[0].clone()
     if area_thresh is not None:
-        labels = probs.argmax(dim=0)
+        labels = probs.max(dim=0).indices  # the first maximum, as argmax (one pass for both)
         areas = torch.stack([(labels == c).sum() for c in range(1, num_classes)]).float()
         keep = (areas > area_thresh * areas.sum()).float()
         probs[1:] = probs[1:] * keep[:, None, None]
-    labels = probs.argmax(dim=0, keepdim=True)
-    labels[probs.max(dim=0, keepdim=True).values < prob_thresh] = 0
+    top, labels = probs.max(dim=0, keepdim=True)
+    labels[top < prob_thresh] = 0
     return probs, labels

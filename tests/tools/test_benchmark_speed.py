@@ -41,6 +41,7 @@ def test_cases_measure_in_both_precisions(bench, precision):
                                        probs='top', classes=['cat', 'dog, puppy', 'sky']))
     assert image['classes'] == 3 and image['names'] == 4 and image['seg_logits'] == [1, 64, 80]
     assert image['flops'] > 1e6 and image['images_per_s'] > 0
+    assert 0 < image['tower_flops'] <= image['flops'] and image['tower_seconds'] > 0
     for key in ('matmul_peak_gflops', 'peak_memory_mb'):
         assert image[key] > 0 and text[key] > 0
 
