@@ -28,9 +28,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from dense_clip.utils.progress import Progress
+
 from .steps.base import Prediction
 
 __all__ = ['TopClassAccumulator', 'class_chunks', 'stream_decision']
+
+# Streams shorter than this stay silent; longer ones report chunks/s and time left.
+_PROGRESS_DELAY_S = 5.0
 
 
 def class_chunks(class_index: Tensor, max_names: int) -> list[tuple[int, int]]:
@@ -236,12 +241,15 @@ def stream_decision(chunk_scores: Callable[[int, int], Prediction],
     """
     accumulator: TopClassAccumulator | None = None
     for second_pass in (False, True):
-        for start, end in chunks:
-            pred = chunk_scores(start, end)
-            if accumulator is None:
-                accumulator = TopClassAccumulator(pred.space, logit_scale, num_classes)
-            add = accumulator.add_kept if second_pass else accumulator.add
-            add(pred.scores[0], class_index[start:end])
+        desc = 'classes by chunk' + (' (area threshold pass)' if second_pass else '')
+        with Progress(len(chunks), desc, unit='chunk', delay=_PROGRESS_DELAY_S) as progress:
+            for start, end in chunks:
+                pred = chunk_scores(start, end)
+                if accumulator is None:
+                    accumulator = TopClassAccumulator(pred.space, logit_scale, num_classes)
+                add = accumulator.add_kept if second_pass else accumulator.add
+                add(pred.scores[0], class_index[start:end])
+                progress.update()
         if second_pass or not accumulator.drop_small_classes(area_thresh):
             break
     top, labels, prob_sum = accumulator.finish(prob_thresh)

@@ -65,6 +65,7 @@ class WindowStore:
         self.stretch = stretch
         self.space: str | None = None
         self._batches: list[_Batch] = []
+        self._coverage: Tensor | None = None
 
     def add(self, boxes: list[tuple[int, int, int, int]], scores: Tensor, space: str,
             padded_size: tuple[int, int], padding: tuple[int, int, int, int]) -> None:
@@ -81,6 +82,7 @@ class WindowStore:
         if len(boxes) != scores.shape[0]:
             raise ValueError(f'{len(boxes)} boxes for {scores.shape[0]} windows')
         self.space = space
+        self._coverage = None
         self._batches.append(_Batch(list(boxes), scores, tuple(padded_size), tuple(padding)))
 
     @property
@@ -113,13 +115,22 @@ class WindowStore:
             return self._upsample(self._batches[0], start, end)
         first = self._batches[0].scores
         total = first.new_zeros((1, end - start, self.height, self.width), dtype=torch.float32)
-        count = first.new_zeros((1, 1, self.height, self.width), dtype=torch.float32)
         for batch in self._batches:
             scores = self._upsample(batch, start, end).float()
             for (y1, y2, x1, x2), window in zip(batch.boxes, scores):
                 total[0, :, y1:y2, x1:x2] += window
-                count[0, :, y1:y2, x1:x2] += 1
-        return total.div_(count)
+        return total.div_(self._count())
+
+    def _count(self) -> Tensor:
+        """(1, 1, H, W) float32: how many windows cover each pixel (computed once)."""
+        if self._coverage is None:
+            count = self._batches[0].scores.new_zeros((1, 1, self.height, self.width),
+                                                      dtype=torch.float32)
+            for batch in self._batches:
+                for y1, y2, x1, x2 in batch.boxes:
+                    count[0, :, y1:y2, x1:x2] += 1
+            self._coverage = count
+        return self._coverage
 
     def nbytes(self) -> int:
         """Bytes held by the stored window scores."""

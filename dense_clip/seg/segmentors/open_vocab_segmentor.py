@@ -337,7 +337,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         scores = scores[..., :img_shape[0], :img_shape[1]]
         if meta.get('flip', False):
             scores = scores.flip((3,) if meta.get('flip_direction') == 'horizontal' else (2,))
-        scores = F.interpolate(scores, size=ori_shape, mode='bilinear', align_corners=False)
+        if tuple(scores.shape[-2:]) != ori_shape:  # the same size is a copy: skip it
+            scores = F.interpolate(scores, size=ori_shape, mode='bilinear', align_corners=False)
         pred = Prediction(scores=scores, space=space)
         for step in self.steps:
             if step.stage == 'image':
