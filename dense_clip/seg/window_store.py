@@ -7,14 +7,16 @@ by the number of windows covering each pixel. That canvas holds every class name
 any range of names is rendered when it is needed, by the same operations in the same order
 (bilinear upsampling per window, sums in window order, one division): each rendered range is
 bit-identical to the same channels of the whole canvas. A single whole-image pass is stored as
-one window covering the image.
+one window covering the image. A head may store less than the scores (the cosine head keeps the
+(N, D, h, w) features and scores a range of names when it is rendered, equal to its full scores
+to float32 rounding): the store then grows with the feature width, not with the vocabulary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -47,9 +49,14 @@ def upsample_window_scores(scores: Tensor, size: tuple[int, int], padded_size: t
 @dataclass
 class _Batch:
     boxes: list[tuple[int, int, int, int]]
-    scores: Tensor
+    scores: Any  # (N, S, gh, gw) Tensor, or lazy scores (see SegHead.lazy_scores)
     padded_size: tuple[int, int]
     padding: tuple[int, int, int, int]
+
+    def channels(self, start: int, end: int) -> Tensor:
+        if isinstance(self.scores, Tensor):
+            return self.scores[:, start:end]
+        return self.scores.channels(start, end)
 
 
 class WindowStore:
@@ -67,16 +74,19 @@ class WindowStore:
         self._batches: list[_Batch] = []
         self._coverage: Tensor | None = None
 
-    def add(self, boxes: list[tuple[int, int, int, int]], scores: Tensor, space: str,
+    def add(self, boxes: list[tuple[int, int, int, int]], scores: Any, space: str,
             padded_size: tuple[int, int], padding: tuple[int, int, int, int]) -> None:
         """Stores one batch of windows.
 
         Args:
             boxes: (y1, y2, x1, x2) of each window in the image (all the same size).
-            scores: (N, S, gh, gw) their scores on the patch grid, in ``space``.
+            scores: (N, S, gh, gw) their scores on the patch grid, in ``space``, or an object
+                that computes them a range of names at a time (``SegHead.lazy_scores``).
             space: The score space (the same for every batch).
             padded_size, padding: As :func:`upsample_window_scores` takes them.
         """
+        if self._batches and type(scores) is not type(self._batches[0].scores):
+            raise ValueError('window scores and lazy scores cannot be mixed')
         if self.space is not None and space != self.space:
             raise ValueError(f'window scores in {space!r} and {self.space!r} cannot be mixed')
         if len(boxes) != scores.shape[0]:
@@ -98,7 +108,7 @@ class WindowStore:
 
     def _upsample(self, batch: _Batch, start: int, end: int) -> Tensor:
         y1, y2, x1, x2 = batch.boxes[0]
-        return upsample_window_scores(batch.scores[:, start:end], (y2 - y1, x2 - x1),
+        return upsample_window_scores(batch.channels(start, end), (y2 - y1, x2 - x1),
                                       batch.padded_size, batch.padding, self.stretch)
 
     def render(self, start: int = 0, end: int | None = None) -> Tensor:
@@ -113,19 +123,19 @@ class WindowStore:
         end = self.num_outputs if end is None else end
         if self.whole:  # the whole-image pass's own dtype, as its upsampled scores
             return self._upsample(self._batches[0], start, end)
-        first = self._batches[0].scores
-        total = first.new_zeros((1, end - start, self.height, self.width), dtype=torch.float32)
+        total = None
         for batch in self._batches:
             scores = self._upsample(batch, start, end).float()
+            if total is None:
+                total = scores.new_zeros((1, end - start, self.height, self.width))
             for (y1, y2, x1, x2), window in zip(batch.boxes, scores):
                 total[0, :, y1:y2, x1:x2] += window
-        return total.div_(self._count())
+        return total.div_(self._count(total))
 
-    def _count(self) -> Tensor:
+    def _count(self, like: Tensor) -> Tensor:
         """(1, 1, H, W) float32: how many windows cover each pixel (computed once)."""
         if self._coverage is None:
-            count = self._batches[0].scores.new_zeros((1, 1, self.height, self.width),
-                                                      dtype=torch.float32)
+            count = like.new_zeros((1, 1, self.height, self.width))
             for batch in self._batches:
                 for y1, y2, x1, x2 in batch.boxes:
                     count[0, :, y1:y2, x1:x2] += 1
@@ -134,4 +144,5 @@ class WindowStore:
 
     def nbytes(self) -> int:
         """Bytes held by the stored window scores."""
-        return sum(b.scores.numel() * b.scores.element_size() for b in self._batches)
+        return sum(b.scores.numel() * b.scores.element_size() if isinstance(b.scores, Tensor)
+                   else b.scores.nbytes for b in self._batches)

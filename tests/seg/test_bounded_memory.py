@@ -52,8 +52,10 @@ def test_top_mode_equals_the_exact_decision_for_every_method(name, tmp_path, mon
     assert len(rendered) >= 3 and max(rendered) <= 3  # never all names at once
     assert top_probs.shape == (1, height + 13, width * 2)
     assert torch.equal(top_labels, full_labels)
+    # probabilities to float32 rounding: the streamed softmax, and cosine scores recomputed
+    # from the kept features (x logit_scale up to 100)
     torch.testing.assert_close(top_probs, full_probs.max(dim=0, keepdim=True).values,
-                               rtol=1e-5, atol=1e-6)
+                               rtol=5e-5, atol=1e-6)
 
 
 def test_area_threshold_second_pass_matches(tmp_path, monkeypatch):
@@ -136,6 +138,40 @@ def test_window_store_renders_any_channel_range_exactly(stretch):
                                  dim=1), full)
     with pytest.raises(ValueError, match='cannot be mixed'):
         store.add(boxes[:1], torch.randn(1, 6, 3, 3), 'prob', (24, 24), (2, 2, 2, 2))
+
+
+def test_cosine_scores_kept_as_features_equal_the_head_scores():
+    from dense_clip.models.clip import DenseOutput
+    from dense_clip.seg.heads import CosineHead
+
+    torch.manual_seed(0)
+    dense = DenseOutput(dense=torch.randn(3, 48, 5, 7), cls=None, grid=(5, 7))
+    text = torch.nn.functional.normalize(torch.randn(9, 48), dim=-1)
+    head = CosineHead()
+    full = head(dense, text, None).scores
+    lazy = head.lazy_scores(dense, text, None)
+    assert lazy.space == 'cosine' and lazy.shape == full.shape
+    assert lazy.nbytes == 3 * 48 * 5 * 7 * 4  # features, not names
+    for start, end in ((0, 9), (0, 1), (8, 9), (3, 4), (2, 6)):
+        torch.testing.assert_close(lazy.channels(start, end), full[:, start:end], rtol=0,
+                                   atol=1e-6)
+
+
+def test_lazy_scores_are_used_only_without_window_steps(tmp_path, monkeypatch):
+    from dense_clip.seg.heads.cosine import CosineScores
+
+    stored = []
+    add = segmentor_module.WindowStore.add
+    monkeypatch.setattr(segmentor_module.WindowStore, 'add', lambda self, boxes, scores, *a:
+                        stored.append(type(scores)) or add(self, boxes, scores, *a))
+    for name, lazy in (('maskclip', True), ('maskclip_refined', False)):
+        stored.clear()
+        model = build_case(name, tmp_path)
+        _predict(model, fixed_image(), 'top')
+        assert stored and all((kind is CosineScores) == lazy for kind in stored), name
+        stored.clear()
+        _predict(model, fixed_image(), 'full')
+        assert all(kind is torch.Tensor for kind in stored)
 
 
 def test_full_mode_over_its_limit_is_refused_with_the_fix():

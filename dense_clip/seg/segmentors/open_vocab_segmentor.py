@@ -66,7 +66,7 @@ CLIP_STD = [68.501, 66.632, 70.323]
 _ENCODER_DEFAULTS = dict(last_block='vanilla', pos_embed_interp='size')
 _TEXT_DEFAULTS = dict(vocabulary=None, templates='openai_imagenet', cache_dir=None)
 # In 'top' mode, each chunk of class names is rendered in about this many bytes per map.
-_CHUNK_BYTES = 256 << 20
+_CHUNK_BYTES = 128 << 20
 
 
 def _settings(group: str, given: dict | None, defaults: dict) -> dict:
@@ -252,13 +252,19 @@ class OpenVocabSegmentor(BaseSegmentor):
                                         else {'vocabulary': vocabulary})
         return self._window_scores(windows, self._context(vocabulary), upsample)
 
-    def _window_grid(self, windows: Tensor, ctx: StepContext) -> tuple[Prediction, DenseOutput,
-                                                                        tuple, tuple]:
-        """Head and window steps on the patch grid: (prediction, pass, padded size, padding)."""
+    def _window_grid(self, windows: Tensor, ctx: StepContext,
+                     lazy: bool = False) -> tuple[Prediction, DenseOutput, tuple, tuple]:
+        """Head and window steps on the patch grid: (prediction, pass, padded size, padding).
+
+        ``lazy`` (no window steps): the prediction's scores may be the head's lazy scores."""
         padded, padding = pad_windows(windows, self.patch_remainder, self.encoder.patch_size,
                                       self._pad_value())
         dtype = next(self.clip_model.parameters()).dtype
         dense = self.encoder(padded.to(dtype), request=self.request)
+        scores = self.head.lazy_scores(dense, ctx.text, ctx.vocabulary) if lazy else None
+        if scores is not None:
+            return (Prediction(scores=scores, space=scores.space), dense,
+                    tuple(padded.shape[-2:]), padding)
         pred = self.head(dense, ctx.text, ctx.vocabulary)
         ctx.dense = dense
         for step in self.steps:
@@ -276,9 +282,12 @@ class OpenVocabSegmentor(BaseSegmentor):
                                             padding, self.patch_remainder == 'pad_stretch')
         return WindowScores(scores, pred.space, dense)
 
-    def _collect(self, image: Tensor, ctx: StepContext) -> tuple[WindowStore, DenseOutput]:
+    def _collect(self, image: Tensor, ctx: StepContext,
+                 lazy: bool = False) -> tuple[WindowStore, DenseOutput]:
         """Runs every window (or the whole image) of one (1, 3, H, W) image, keeping the
-        patch-grid scores; returns them and the last pass."""
+        patch-grid scores (lazily where the head can and no window step runs); returns them
+        and the last pass."""
+        lazy = lazy and not any(step.stage == 'window' for step in self.steps)
         height, width = image.shape[-2:]
         store = WindowStore(height, width, stretch=self.patch_remainder == 'pad_stretch')
         if self.mode == 'whole':
@@ -294,7 +303,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         dense = None
         for boxes in batches:
             windows = torch.cat([image[..., y1:y2, x1:x2] for y1, y2, x1, x2 in boxes])
-            pred, dense, padded_size, padding = self._window_grid(windows, ctx)
+            pred, dense, padded_size, padding = self._window_grid(windows, ctx, lazy)
             store.add(boxes, pred.scores, pred.space, padded_size, padding)
         return store, dense
 
@@ -348,19 +357,24 @@ class OpenVocabSegmentor(BaseSegmentor):
     def _predict_one(self, image: Tensor, meta: dict) -> tuple[Tensor, Tensor]:
         vocabulary = self.vocabulary_of(meta)
         ctx = self._context(vocabulary)
-        store, dense = self._collect(image[None], ctx)
         ori_shape = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
         img_shape = tuple(meta.get('img_shape', image.shape[-2:]))[:2]
+        class_index = vocabulary.synonym_index(image.device)
+        pixels = max(image.shape[-2] * image.shape[-1], ori_shape[0] * ori_shape[1])
+        mode = choose_probs_mode(self.settings.probs, len(class_index), pixels,
+                                 self.settings.max_probs_mb, f'{ori_shape[1]}x{ori_shape[0]}')
+        if mode == 'top':  # before encoding: steps that need every class's scores at once
+            refused = [type(s).__name__ for s in self.steps if s.stage != 'window'
+                       and not s.bounded_ok]
+            if refused:
+                raise ValueError(f"test_cfg.probs='top' cannot run {refused}: they need every "
+                                 "class's scores at once; use test_cfg.probs='full' or resize")
+        store, dense = self._collect(image[None], ctx, lazy=mode == 'top')
         if meta.get('flip', False):
             image = image.flip(1 if meta.get('flip_direction') == 'horizontal' else 0)
         if any(s.stage == 'image' for s in self.steps):
             ctx.image = F.interpolate(image[None, :, :img_shape[0], :img_shape[1]].float(),
                                       size=ori_shape, mode='bilinear', align_corners=False)
-        class_index = vocabulary.synonym_index(image.device)
-        pixels = max(store.height * store.width, ori_shape[0] * ori_shape[1])
-        mode = choose_probs_mode(self.settings.probs, len(class_index), pixels,
-                                 self.settings.max_probs_mb,
-                                 f'{ori_shape[1]}x{ori_shape[0]}')
         if mode == 'full':
             pred = self._to_output(store.render(), store.space, image, meta, ctx)
             name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale)[0]
@@ -379,11 +393,6 @@ class OpenVocabSegmentor(BaseSegmentor):
     def _predict_top(self, store: WindowStore, image: Tensor, meta: dict, ctx: StepContext,
                      class_index: Tensor, pixels: int) -> Prediction:
         """The decision streamed over chunks of whole classes (``test_cfg.probs='top'``)."""
-        refused = [type(s).__name__ for s in self.steps if s.stage != 'window'
-                   and not s.bounded_ok]
-        if refused:
-            raise ValueError(f"test_cfg.probs='top' cannot run {refused}: they need every "
-                             "class's scores at once; use test_cfg.probs='full' or resize")
 
         def chunk_scores(start: int, end: int) -> Prediction:
             return self._to_output(store.render(start, end), store.space, image, meta, ctx)
