@@ -20,7 +20,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['WindowStore', 'upsample_window_scores']
+__all__ = ['ComputedScores', 'WindowStore', 'upsample_window_scores']
 
 
 def upsample_window_scores(scores: Tensor, size: tuple[int, int], padded_size: tuple[int, int],
@@ -146,3 +146,28 @@ class WindowStore:
         """Bytes held by the stored window scores."""
         return sum(b.scores.numel() * b.scores.element_size() if isinstance(b.scores, Tensor)
                    else b.scores.nbytes for b in self._batches)
+
+
+class ComputedScores:
+    """An image's scores computed in full by other means (a segmentor subclass's own
+    ``image_scores``), served with :class:`WindowStore`'s interface.
+
+    Args:
+        scores: (1, S, h, w) scores (the segmentor resizes them to the output size).
+        space: Their score space.
+    """
+
+    def __init__(self, scores: Tensor, space: str) -> None:
+        self.scores, self.space = scores, space
+        self.height, self.width = scores.shape[-2:]
+
+    @property
+    def num_outputs(self) -> int:
+        return self.scores.shape[1]
+
+    def render(self, start: int = 0, end: int | None = None) -> Tensor:
+        """Channels ``start:end`` of the scores, (1, K, h, w)."""
+        return self.scores[:, start:end]
+
+    def nbytes(self) -> int:
+        return self.scores.numel() * self.scores.element_size()

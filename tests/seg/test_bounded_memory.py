@@ -226,3 +226,26 @@ def test_token_count_follows_the_patch_remainder():
 def test_bad_memory_settings_are_errors(test_cfg, message):
     with pytest.raises(ValueError, match=message):
         tiny_segmentor(test_cfg=test_cfg)
+
+
+def test_a_subclass_with_its_own_image_scores_is_served_in_both_modes():
+    """Segmentors that compute an image's scores themselves (e.g. Trident) override
+    image_scores; their scores are resized to the output as they are, in 'full' and 'top'."""
+    from dense_clip.seg.segmentors import OpenVocabSegmentor, WindowScores
+
+    class OwnScores(OpenVocabSegmentor):
+        def image_scores(self, image, ctx):
+            torch.manual_seed(1)
+            scores = torch.randn(1, len(ctx.vocabulary.synonyms), 5, 6) * 0.1
+            return WindowScores(scores, 'cosine', None)
+
+    model = tiny_segmentor()
+    own = OwnScores(clip=dict(model_cfg=model.source.model_cfg), text=dict(
+        vocabulary=['cat', 'dog, puppy', 'sky'], templates='single', cache_dir=False)).eval()
+    image = torch.randn(1, 3, 40, 48)
+    full_probs, full_labels = _predict(own, image, 'full')
+    top_probs, top_labels = _predict(own, image, 'top')
+    assert full_probs.shape == (3, 40, 48) and top_probs.shape == (1, 40, 48)
+    assert torch.equal(top_labels, full_labels)
+    torch.testing.assert_close(top_probs, full_probs.max(dim=0, keepdim=True).values,
+                               rtol=1e-5, atol=1e-6)

@@ -54,7 +54,7 @@ from ..inference import (
 )
 from ..steps import Prediction, SegStep, StepContext, to_name_probs
 from ..top_class import class_chunks, stream_decision
-from ..window_store import WindowStore, upsample_window_scores
+from ..window_store import ComputedScores, WindowStore, upsample_window_scores
 from .inference_settings import InferenceSettings
 
 __all__ = ['OpenVocabSegmentor', 'WindowScores']
@@ -307,6 +307,15 @@ class OpenVocabSegmentor(BaseSegmentor):
             store.add(boxes, pred.scores, pred.space, padded_size, padding)
         return store, dense
 
+    def _scores(self, image: Tensor, ctx: StepContext,
+                lazy: bool = False) -> tuple[WindowStore | ComputedScores, DenseOutput]:
+        """The image's scores, to be rendered a range of names at a time: the windows' own, or
+        those of a subclass that computes them itself (it overrides :meth:`image_scores`)."""
+        if type(self).image_scores is OpenVocabSegmentor.image_scores:
+            return self._collect(image, ctx, lazy)
+        result = self.image_scores(image, ctx)
+        return ComputedScores(result.scores, result.space), result.dense
+
     def image_scores(self, image: Tensor, ctx: StepContext) -> WindowScores:
         """Scores (1, S, H, W) of one normalised image (1, 3, H, W), whole or by windows.
 
@@ -369,7 +378,7 @@ class OpenVocabSegmentor(BaseSegmentor):
             if refused:
                 raise ValueError(f"test_cfg.probs='top' cannot run {refused}: they need every "
                                  "class's scores at once; use test_cfg.probs='full' or resize")
-        store, dense = self._collect(image[None], ctx, lazy=mode == 'top')
+        store, dense = self._scores(image[None], ctx, lazy=mode == 'top')
         if meta.get('flip', False):
             image = image.flip(1 if meta.get('flip_direction') == 'horizontal' else 0)
         if any(s.stage == 'image' for s in self.steps):
@@ -390,8 +399,8 @@ class OpenVocabSegmentor(BaseSegmentor):
                 pred = step(pred, ctx)
         return pred.probs, pred.labels
 
-    def _predict_top(self, store: WindowStore, image: Tensor, meta: dict, ctx: StepContext,
-                     class_index: Tensor, pixels: int) -> Prediction:
+    def _predict_top(self, store: WindowStore | ComputedScores, image: Tensor, meta: dict,
+                     ctx: StepContext, class_index: Tensor, pixels: int) -> Prediction:
         """The decision streamed over chunks of whole classes (``test_cfg.probs='top'``)."""
 
         def chunk_scores(start: int, end: int) -> Prediction:
