@@ -8,10 +8,11 @@ task package's own registry, reached here lazily: ``SEG_MODELS`` imports mmseg o
 ``DET_MODELS`` imports mmdet on first use.
 
 dense_clip's own component registries (last-block strategies, proxy models, CLIP-DINOiser
-teachers, segmentation heads and steps) are plain mmengine registries with ``locations``: the
-modules that fill them are imported on first lookup, so no module has to import another just to
-register it (no import cycles). They are built with :func:`build_component`, which matches names
-case-insensitively and lists the valid names on a miss.
+teachers, segmentation heads and steps, mask generators) are plain mmengine registries with
+``locations``: the modules that fill them are imported on first lookup, so no module has to
+import another just to register it (no import cycles). They are built with
+:func:`build_component`, which matches names case-insensitively and lists the valid names on a
+miss.
 
 Configs activate dense_clip with::
 
@@ -24,7 +25,10 @@ converters (``Convert:`` in a metafile entry; see ``dense_clip.zoo``).
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from mmengine.registry import HOOKS, MODEL_WRAPPERS, MODELS, TRANSFORMS, Registry
@@ -32,6 +36,7 @@ from mmengine.registry import HOOKS, MODEL_WRAPPERS, MODELS, TRANSFORMS, Registr
 __all__ = [
     'HOOKS',
     'LAST_BLOCKS',
+    'MASK_GENERATORS',
     'MODELS',
     'MODEL_WRAPPERS',
     'PROXY_MODELS',
@@ -41,6 +46,7 @@ __all__ = [
     'TRANSFORMS',
     'WEIGHT_CONVERTERS',
     'build_component',
+    'check_arguments',
 ]
 
 #: Strategies for the last block of a CLIP image tower (MaskCLIP, SCLIP, ..., ProxyCLIP).
@@ -56,6 +62,9 @@ TEACHERS = Registry('dinoiser teacher', locations=['dense_clip.models.dinoiser.t
 SEG_HEADS = Registry('segmentation head', locations=['dense_clip.seg.heads'])
 #: Segmentation steps applied to scores, probabilities or labels (PAMR, cluster vote, ...).
 SEG_STEPS = Registry('segmentation step', locations=['dense_clip.seg.steps'])
+#: Class-agnostic mask generators: an RGB image -> ``MaskProposals`` (SAM's automatic generator,
+#: SAM with box / point prompts).
+MASK_GENERATORS = Registry('mask generator', locations=['dense_clip.models.sam'])
 #: Functions ``convert(src: Path, **args) -> dict[str, Tensor]`` turning an upstream checkpoint
 #: file into the state dict dense_clip loads; the zoo caches their output as safetensors.
 WEIGHT_CONVERTERS = Registry('weight converter', locations=['dense_clip.zoo.converters'])
@@ -85,6 +94,46 @@ def __getattr__(name: str) -> Registry:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def check_arguments(factory: Any, given: Mapping[str, Any], where: str) -> None:
+    """Raises if a config gives ``factory`` settings that its signature does not take.
+
+    Factories with ``**kwargs`` (which pass settings on) and ones without a readable signature
+    are not checked; a class that inherits ``torch.nn.Module``'s (or ``object``'s)
+    constructor takes no settings. ``type`` is never an argument.
+
+    Args:
+        factory: a class or function.
+        given: the settings from the config.
+        where: the config path of ``given``, e.g. ``'model'`` or ``'model.clip'``.
+
+    Raises:
+        ValueError: one line naming each unknown key with its config path, close matches and
+            the valid names.
+    """
+    owner = next((c for c in getattr(factory, '__mro__', ()) if '__init__' in vars(c)), None)
+    if owner is object or (owner is not None and (owner.__module__, owner.__name__) == (
+            'torch.nn.modules.module', 'Module')):
+        parameters = {}
+    else:
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    valid = [name for name, p in parameters.items() if name != 'self' and p.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = sorted(k for k in given if k != 'type' and k not in valid)
+    if not unknown:
+        return
+    guesses = [f'{where}.{close[0]}' for key in unknown
+               if (close := difflib.get_close_matches(key, valid, n=1, cutoff=0.6))]
+    hint = f' (did you mean {", ".join(guesses)}?)' if guesses else ''
+    name = getattr(factory, '__name__', str(factory))
+    raise ValueError(f'unknown setting {", ".join(f"{where}.{k}" for k in unknown)}{hint}: '
+                     f'{name} takes {", ".join(valid) or "no settings"}')
+
+
 def build_component(registry: Registry, cfg: Any, base: type | None = None) -> Any:
     """Builds an entry of one of dense_clip's component registries.
 
@@ -99,7 +148,8 @@ def build_component(registry: Registry, cfg: Any, base: type | None = None) -> A
         The built object.
 
     Raises:
-        ValueError: unknown name or a config without a type; the message lists the valid names.
+        ValueError: unknown name, a config without a type (the message lists the valid names),
+            or a setting the entry does not take (see :func:`check_arguments`).
     """
     if base is not None and isinstance(cfg, base):
         return cfg
@@ -117,6 +167,7 @@ def build_component(registry: Registry, cfg: Any, base: type | None = None) -> A
     else:
         raise ValueError(f'a {registry.name} config needs a type (a name or a class), got '
                          f'{kind!r}; valid: {valid}')
+    check_arguments(factory, cfg, f'{registry.name} {factory.__name__}')
     # Instantiated directly: Registry.build would switch to the caller's default scope (mmseg,
     # mmdet), which these standalone registries do not belong to.
     return factory(**cfg)

@@ -37,8 +37,26 @@ def test_segmentation_side_works_without_mmdet():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_detection_side_never_imports_mmseg():
+    code = ("import sys\n"
+            "sys.modules['mmseg'] = None  # any 'import mmseg' now fails\n"
+            "import dense_clip.det\n"
+            "from mmdet.registry import DATASETS, METRICS, MODELS\n"
+            "for name in ('FViT', 'ZeroShotRegionDetector', 'CLIPSelf', 'CLIPViTPyramid',\n"
+            "             'FViTRoIHead', 'FViTBBoxHead', 'TextEmbeddingClassifier'):\n"
+            "    assert MODELS.get(name) is not None, name\n"
+            "assert DATASETS.get('OVCocoDataset') and DATASETS.get('OVLVISDataset')\n"
+            "assert METRICS.get('OVDetMetric') and METRICS.get('OVLVISMetric')\n"
+            "import dense_clip.apis, dense_clip.models.region\n"
+            "assert not any(m == 'mmseg' or m.startswith('mmseg.') for m in sys.modules\n"
+            "               if sys.modules[m] is not None)\n")
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @pytest.mark.parametrize('name', ['LAST_BLOCKS', 'PROXY_MODELS', 'TEACHERS', 'SEG_HEADS',
-                                  'SEG_STEPS'])
+                                  'SEG_STEPS', 'MASK_GENERATORS'])
 def test_component_registries_fill_lazily_and_name_valid_choices(name):
     reg = getattr(registry, name)
     reg.import_from_location()

@@ -7,13 +7,16 @@
 
 Defaults need no download: the embedded tiny CLIP (``dense_clip:tiny-clip-synth``), the bundled
 synthetic sample image and the synthetic world's class list. Classes are comma-separated; give
-synonyms of one class with ``|`` (e.g. ``"dog|puppy,cat"``). Prints each class's pixel share.
+synonyms of one class with ``|`` (e.g. ``"dog|puppy,cat"``); ``"name: syn1|syn2"`` names a class
+apart from its prompts (with a warning). Prints each class's pixel share. ``--classes``,
+``--alpha`` and ``--out`` are checked before the model is built.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,13 +25,13 @@ METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase')
 
 
 def parse_args() -> argparse.Namespace:
+    from dense_clip.apis.classes import CLASS_SYNTAX
     from dense_clip.synthetic.samples import SAMPLE_IMAGE
 
     parser = argparse.ArgumentParser(description='Open-vocabulary segmentation of one image')
     parser.add_argument('image', nargs='?', default=str(SAMPLE_IMAGE),
                         help='image file (default: the bundled synthetic sample)')
-    parser.add_argument('--classes', help='comma-separated class names ("|" joins synonyms); '
-                        "default: the config's vocabulary")
+    parser.add_argument('--classes', help=f"{CLASS_SYNTAX}; default: the config's vocabulary")
     parser.add_argument('--method', default='maskclip', choices=METHODS,
                         help='last-block strategy of the default embedded config (default: the '
                         'best on the synthetic benchmark, see README)')
@@ -36,9 +39,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model, '
                         'or a model-zoo name zoo://NAME (downloaded and checked on first use)')
-    parser.add_argument('--out', default='demo_overlay.png', help='output PNG path')
-    parser.add_argument('--alpha', type=float, default=0.55, help='overlay opacity')
+    parser.add_argument('--out', default='demo_overlay.png',
+                        help='output image (.png, .jpg, ...)')
+    parser.add_argument('--alpha', type=float, default=0.55, help='overlay opacity, 0 to 1')
     return parser.parse_args()
+
+
+def checked_classes(text: str | None) -> list[str] | None:
+    """``--classes`` parsed (None: the config's vocabulary); renamed classes are reported."""
+    import warnings
+
+    from dense_clip.apis.classes import ClassNameWarning, parse_classes
+    from dense_clip.models.text import Vocabulary
+
+    if text is None:
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', ClassNameWarning)
+        classes = parse_classes(text)
+    Vocabulary(classes)  # duplicate names are an error before the model is built
+    for warning in caught:
+        print(f'warning: {warning.message}', file=sys.stderr)
+    return classes
 
 
 def main() -> None:
@@ -46,17 +68,18 @@ def main() -> None:
     import numpy as np
 
     from dense_clip.apis import SegmentationInferencer
-    from dense_clip.apis.classes import parse_classes
-    from dense_clip.utils.overlay import draw_overlay
+    from dense_clip.utils.overlay import check_alpha, check_image_path, draw_overlay
     from dense_clip.utils.progress import Progress
 
     if not os.path.isfile(args.image):
         raise FileNotFoundError(f'image file not found: {args.image}')
+    check_image_path(args.out, '--out')
+    check_alpha(args.alpha, '--alpha')
+    classes = checked_classes(args.classes)
     config = args.config or str(REPO / DEFAULT_CONFIG.format(method=args.method))
     clip = None
     if args.clip_model or args.pretrained:
         clip = dict(model_name=args.clip_model, pretrained=args.pretrained)
-    classes = parse_classes(args.classes) if args.classes else None
     # model building (CLIP weights) and segmentation (text encoding, windows) can each take
     # minutes with a large CLIP and vocabulary; two steps, delayed so the default run is quiet
     with Progress(2, 'demo', unit='step', delay=3.0) as progress:

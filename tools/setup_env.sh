@@ -104,6 +104,9 @@ step "install mmsegmentation, mmdet, segment-anything, the web demo and test too
     -r "$REPO/requirements/sam.txt" -r "$REPO/requirements/demo.txt" \
     -r "$REPO/requirements/tests.txt"
 
+step "install the COCO panoptic API (without its dependencies; see requirements/panoptic.txt)"
+"${PIP[@]}" install -q --no-deps -r "$REPO/requirements/panoptic.txt"
+
 step "install openmim (without its dependencies; see requirements/mim.txt)"
 "${PIP[@]}" install -q -r "$REPO/requirements/mim.txt"
 "${PIP[@]}" install -q --no-deps "openmim>=0.3.9"

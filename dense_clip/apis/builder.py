@@ -22,11 +22,11 @@ INFERENCERS = {
 
 def config_scope(config: str | Path) -> str:
     """The ``default_scope`` of a config file (read without importing its modules)."""
-    from mmengine.config import Config
+    from dense_clip.engine.config import read_config
 
     if not Path(config).is_file():
         raise FileNotFoundError(f'config file not found: {config}')
-    return Config.fromfile(str(config), import_custom_modules=False).get('default_scope')
+    return read_config(str(config), import_custom_modules=False).get('default_scope')
 
 
 def build_inferencer(config: str | Path, clip: dict | None = None, device: str = 'cpu') -> Any:

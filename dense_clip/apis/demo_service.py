@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from dense_clip.utils.overlay import check_alpha
+
 from .builder import build_inferencer
-from .classes import parse_classes
+from .classes import ClassNameWarning, parse_classes
 
 __all__ = ['DemoLimits', 'DemoReply', 'DemoService', 'InferencerPool']
 
@@ -163,28 +166,41 @@ class DemoService:
                     'Resize it and try again.')
         return None
 
-    def parse_vocabulary(self, text: str) -> tuple[list[str] | None, str | None]:
-        """(classes, None), or (None, message) for an empty or too long list."""
+    def parse_vocabulary(self, text: str) -> tuple[list[str] | None, str | None, list[str]]:
+        """(classes, None, notes), or (None, message, []) for an empty or too long list.
+
+        ``notes`` say which classes are shown under a name set with ``name:``.
+        """
         text = (text or '').strip()
         if not text:
-            return None, 'No classes: type comma-separated class names, e.g. `cat, dog|puppy, sky`.'
+            return None, ('No classes: type comma-separated class names, e.g. '
+                          '`cat, dog|puppy, sky`.'), []
         count = text.count(',') + 1
         if count > self.limits.max_classes:
             return None, (f'Too many classes: {count}; this demo accepts up to '
-                          f'{self.limits.max_classes}.')
+                          f'{self.limits.max_classes}.'), []
         try:
-            return parse_classes(text), None
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always', ClassNameWarning)
+                classes = parse_classes(text)
         except ValueError as err:
-            return None, f'Bad class list: {err}'
+            return None, f'Bad class list: {err}', []
+        return classes, None, [str(w.message) for w in caught
+                               if issubclass(w.category, ClassNameWarning)]
 
     def __call__(self, image_path: str | None, classes_text: str, method: str,
                  clip: dict | None = None, alpha: float = 0.55) -> DemoReply:
         """Handles one request; bad input comes back as ``DemoReply.message``."""
         problem = self.check_image(image_path)
-        classes, vocabulary_problem = self.parse_vocabulary(classes_text)
+        classes, vocabulary_problem, notes = self.parse_vocabulary(classes_text)
         problem = problem or vocabulary_problem
         if problem is None and method not in self.configs:
             problem = f'Unknown method {method!r}; choose one of {", ".join(self.configs)}.'
+        if problem is None:
+            try:
+                alpha = check_alpha(alpha, 'opacity')
+            except ValueError as err:
+                problem = f'{str(err)[0].upper()}{str(err)[1:]}.'
         if problem is not None:
             return DemoReply(None, message=problem)
         start = time.perf_counter()
@@ -200,6 +216,7 @@ class DemoService:
         seconds = time.perf_counter() - start
         logger.info('%s: %d classes, %.2f s', method, len(classes), seconds)
         height, width = result.image_rgb.shape[:2]
+        note = ''.join(f' Note: {n}.' for n in notes)
         return DemoReply(result.render(alpha), headers, rows,
                          f'{method}: {width}x{height} image, {len(classes)} classes, '
-                         f'{seconds:.2f} s.')
+                         f'{seconds:.2f} s.{note}')

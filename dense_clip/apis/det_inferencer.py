@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 from PIL import Image, ImageDraw
+
+from dense_clip.engine.config import read_config
+from dense_clip.utils.images import read_image_rgb
 
 __all__ = ['DetectionInferencer', 'DetectionResult']
 
@@ -85,7 +87,7 @@ class DetectionInferencer:
                  score_thr: float = 0.3) -> None:
         if not Path(config).is_file():
             raise FileNotFoundError(f'config file not found: {config}')
-        cfg = Config.fromfile(str(config))
+        cfg = read_config(str(config))
         import_modules_from_strings(**cfg.get('custom_imports', dict(imports=[])))
         init_default_scope(cfg.get('default_scope', 'mmdet'))
         from mmdet.registry import MODELS
@@ -133,8 +135,8 @@ class DetectionInferencer:
             data['data_samples'].set_metainfo(dict(vocabulary=vocabulary))
             names = tuple(vocabulary.class_names)
         pred = self.model.test_step(pseudo_collate([data]))[0].pred_instances
-        with Image.open(image_path) as opened:  # never through dense_clip.seg (mmseg)
-            image = np.asarray(opened.convert('RGB'))
+        # upright as mmdet's OpenCV loader saw it (EXIF orientation); never through mmseg
+        image = read_image_rgb(Path(image_path).read_bytes(), str(image_path))
         if not names:
             names = tuple(str(i) for i in range(int(pred.labels.max()) + 1 if len(pred) else 0))
         return DetectionResult(

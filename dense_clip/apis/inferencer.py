@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
-from dense_clip.engine.config import apply_dataset_vocabulary
+from dense_clip.engine.config import apply_dataset_vocabulary, read_config
 
 __all__ = ['MAX_PROBS_MB', 'SegmentationInferencer', 'SegmentationResult', 'working_resize']
 
@@ -100,7 +99,7 @@ class SegmentationInferencer:
                  device: str = 'cpu') -> None:
         if not Path(config).is_file():
             raise FileNotFoundError(f'config file not found: {config}')
-        cfg = apply_dataset_vocabulary(Config.fromfile(str(config)))
+        cfg = apply_dataset_vocabulary(read_config(str(config)))
         import_modules_from_strings(**cfg.get('custom_imports', dict(imports=[])))
         init_default_scope(cfg.get('default_scope', 'mmseg'))
         from mmseg.registry import MODELS

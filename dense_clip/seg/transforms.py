@@ -2,65 +2,25 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.fileio import get
-from mmengine.logging import print_log
-from PIL import Image, UnidentifiedImageError
 
 from dense_clip.registry import SEG_TRANSFORMS
+from dense_clip.utils.images import read_image_rgb
 
 __all__ = ['LoadImageChecked', 'read_image_rgb']
-
-
-def _to_uint8(array: np.ndarray, source: str) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16:
-        print_log(f'{source}: 16-bit image scaled to 8 bits (value / 257)', logger='current',
-                  level=logging.DEBUG)
-        return (array.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if array.dtype == bool:
-        return array.astype(np.uint8) * 255
-    raise ValueError(f'{source}: unsupported pixel type {array.dtype}; expected 8 or 16 bits')
-
-
-def read_image_rgb(data: bytes, source: str) -> np.ndarray:
-    """Decodes image bytes to ``(H, W, 3)`` uint8 RGB.
-
-    Conversions (documented, not errors): grayscale is replicated to three channels, an alpha
-    channel is dropped (pixels keep their colour, as OpenCV's colour decoding does), palette
-    images are expanded, 16-bit images are scaled to 8 bits by value / 257.
-
-    Raises:
-        ValueError: the bytes are not a decodable image (the message names ``source``).
-    """
-    import io
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f'cannot decode image {source}: {err}') from err
-    if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-        array = np.asarray(image)
-        array = _to_uint8(array.astype(np.uint16) if image.mode != 'I' else
-                          array.clip(0, 65535).astype(np.uint16), source)
-        return np.repeat(array[..., None], 3, axis=2)
-    if image.mode != 'RGB':
-        image = image.convert('RGB')
-    return np.ascontiguousarray(np.asarray(image))
 
 
 @SEG_TRANSFORMS.register_module()
 class LoadImageChecked(BaseTransform):
     """Loads ``results['img_path']`` as BGR uint8, like mmcv's LoadImageFromFile, but robustly.
 
-    Grayscale, RGBA, palette and 16-bit files are converted as :func:`read_image_rgb`
-    documents; a missing file raises FileNotFoundError and a corrupt one a ValueError, each
-    naming the file.
+    The EXIF orientation is applied (as mmcv's OpenCV decoding does in the training
+    pipelines); grayscale, RGBA, palette and 16-bit files are converted as
+    :func:`~dense_clip.utils.images.read_image_rgb` documents; a missing file raises
+    FileNotFoundError, and a corrupt file or one over the decompression-bomb limit a
+    ValueError, each naming the file.
 
     Required keys: img_path. Added keys: img, img_shape, ori_shape.
     """

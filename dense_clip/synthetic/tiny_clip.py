@@ -1,9 +1,10 @@
 """The embedded tiny CLIP: a real ``open_clip.CLIP`` trained on the synthetic world.
 
-Architecture is data (an open_clip model config dict, stored in the JSON next to the weights),
-so every backbone code path is open_clip's own. The tokenizer is open_clip's standard BPE
-tokenizer (``open_clip.get_tokenizer('ViT-B-16')``), so the text tower keeps the full
-49,408-row token embedding table.
+Architecture is data (an open_clip model config dict, stored in the JSON next to the weights
+and in the weights file's safetensors metadata), so every backbone code path is open_clip's
+own. The tokenizer is open_clip's standard BPE tokenizer
+(``open_clip.get_tokenizer('ViT-B-16')``), so the text tower keeps the full 49,408-row token
+embedding table.
 
 Keeping the file small: the training script zeroes every row of the token embedding table
 except the rows of tokens that the world's vocabulary uses (plus start/end of text), and those
@@ -26,6 +27,7 @@ import open_clip
 import torch
 from safetensors.torch import save_file
 
+from dense_clip.models.clip.architecture import architecture_metadata
 from dense_clip.models.clip.embedded import (
     TOKEN_TABLE_KEY,
     TOKENIZER_NAME,
@@ -107,7 +109,7 @@ def save_tiny_clip(
     state['text.token_rows'] = table[ids].contiguous()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path))
+    save_file(state, str(path), metadata=architecture_metadata(cfg))
     record = {
         'model_cfg': cfg,
         'tokenizer': {'name': TOKENIZER_NAME, 'context_length': cfg['text_cfg']['context_length']},

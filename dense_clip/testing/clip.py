@@ -7,8 +7,10 @@ open_clip's BPE tokenizer cannot be shrunk; it is made narrow (width 32, 1 layer
 
 Writers save one model in each checkpoint format ``load_clip`` reads: an OpenAI-layout state dict,
 a TorchScript archive (``torch.jit.script`` of the model itself, as OpenAI ships theirs), an
-open_clip training checkpoint and safetensors. Head counts that OpenAI's width // 64 rule cannot
-recover are stored as the ``vision_heads`` / ``text_heads`` hints ``load_clip`` understands.
+open_clip training checkpoint and safetensors. Like every file this codebase writes, the
+safetensors file stores the architecture in its metadata; the OpenAI-layout pickles carry the
+``vision_heads`` / ``text_heads`` head counts ``load_clip`` understands (their activation is
+then assumed, with a warning), and TorchScript archives keep their modules.
 """
 
 from __future__ import annotations
@@ -138,22 +140,14 @@ def register_open_clip_config(
 
 
 def _head_hints(model: CLIP) -> dict[str, torch.Tensor]:
-    """vision_heads / text_heads where OpenAI's width // 64 rule would get them wrong."""
-    hints = {}
+    """The ``vision_heads`` / ``text_heads`` counts as 0-d tensors (none is left to a guess)."""
     visual = model.visual
     if hasattr(visual, 'transformer'):
-        width = visual.conv1.out_channels
         heads = visual.transformer.resblocks[0].attn.num_heads
     else:
-        width = visual.attnpool.k_proj.in_features
         heads = visual.attnpool.num_heads
-    if width % 64 or width // 64 != heads:
-        hints['vision_heads'] = torch.tensor(heads)
-    text_width = model.ln_final.normalized_shape[0]
-    text_heads = model.transformer.resblocks[0].attn.num_heads
-    if text_width % 64 or text_width // 64 != text_heads:
-        hints['text_heads'] = torch.tensor(text_heads)
-    return hints
+    return {'vision_heads': torch.tensor(heads),
+            'text_heads': torch.tensor(model.transformer.resblocks[0].attn.num_heads)}
 
 
 def openai_state_dict(model: CLIP) -> dict[str, torch.Tensor]:
@@ -198,12 +192,25 @@ def save_open_clip_checkpoint(
     return Path(path)
 
 
-def save_safetensors(model: nn.Module, path: str | os.PathLike, hints: bool = True) -> Path:
-    """Saves the state dict as .safetensors (OpenAI layout for ``CLIP``, plus head hints)."""
+def save_safetensors(model: nn.Module, path: str | os.PathLike, hints: bool = True,
+                     architecture: bool = True) -> Path:
+    """Saves the state dict as .safetensors (OpenAI layout for ``CLIP``).
+
+    Args:
+        model: the model.
+        path: the file.
+        hints: also store ``vision_heads`` / ``text_heads`` entries (``CLIP`` only).
+        architecture: store the open_clip model config in the metadata (``CLIP`` only, as
+            :func:`~dense_clip.models.clip.save_clip_safetensors` does); False writes a file
+            like other tools would, with weights only.
+    """
     from safetensors.torch import save_file
 
+    from dense_clip.models.clip import save_clip_safetensors
+
+    extra = _head_hints(model) if hints and isinstance(model, CLIP) else {}
+    if architecture and isinstance(model, CLIP):
+        return save_clip_safetensors(model, path, extra=extra)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    if hints and isinstance(model, CLIP):
-        state.update(_head_hints(model))
-    save_file(state, str(path))
+    save_file({**state, **extra}, str(path))
     return Path(path)

@@ -25,15 +25,21 @@ from torch import nn
 
 __all__ = [
     'CheckpointError',
+    'CheckpointWriteError',
     'check_state_dict_matches',
     'install_mmengine_checkpoint_loader',
     'load_checkpoint_file',
+    'read_safetensors',
     'safe_torch_load',
 ]
 
 
 class CheckpointError(ValueError):
     """A checkpoint file cannot be used: unreadable, unsafe, or for another architecture."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, no permission); nothing partial is left."""
 
 
 def _history_buffer_getattr(owner: object, name: str) -> object:
@@ -72,6 +78,18 @@ def _mmengine_checkpoint_globals() -> list:
     return allowed
 
 
+def _refusal(err: pickle.UnpicklingError) -> tuple[str, str]:
+    """(kind, detail) of a weights-only refusal: kind 'global' (the pickle imports an object
+    that is not allowed; detail: its name) or 'bytes' (not a pickle torch reads at all)."""
+    text = str(err)
+    found = re.search(r'GLOBAL ([\w.]+)', text)
+    if found:
+        return 'global', found.group(1)
+    found = re.search(r'(Unsupported [^\n]*|invalid load key[^\n]*)', text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return 'bytes', (found.group(1).strip() if found else lines[-1] if lines else repr(err))[:200]
+
+
 def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
     """Loads a torch pickle with ``weights_only=True``, allowing mmengine's checkpoint classes.
 
@@ -84,8 +102,10 @@ def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        CheckpointError: the file is not a torch checkpoint, or it needs classes that a
-            weights-only load refuses (the message names them).
+        CheckpointError: one line naming the file and saying why: it is not a readable torch
+            checkpoint (random, truncated or another kind of file), or its pickle needs an object a
+            weights-only load refuses because loading it could run code (the message names it
+            and says how to convert the file).
     """
     filename = os.path.expanduser(os.fspath(filename))
     if not os.path.isfile(filename):
@@ -94,16 +114,49 @@ def safe_torch_load(filename: str | os.PathLike, map_location='cpu') -> object:
         with torch.serialization.safe_globals(_mmengine_checkpoint_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).split('WeightsUnpickler error:')[-1].split('Check the documentation')[0]
-        first_line = ' '.join(reason.split())[:300] or repr(err)
+        kind, detail = _refusal(err)
+        if kind == 'global':
+            raise CheckpointError(
+                f'{filename}: refused by the weights-only loader because its pickle needs '
+                f'{detail}, which is neither a tensor nor a plain container: loading it could '
+                'run code. dense_clip never unpickles arbitrary objects; if you trust the file, '
+                "re-save its tensors (e.g. its 'state_dict') as .safetensors and use that"
+            ) from err
         raise CheckpointError(
-            f'{filename}: refused by the weights-only loader ({first_line}). dense_clip never '
-            'unpickles arbitrary objects; re-save the file as a plain state dict or safetensors.'
-        ) from err
-    except (RuntimeError, EOFError, OSError) as err:
+            f'{filename}: not a readable torch checkpoint: its bytes are no pickle torch reads '
+            f'({detail}); a truncated download or another kind of file?') from err
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - corrupt bytes fail in many ways inside torch.load
+        text = ' '.join(str(err).split())[:200]
         raise CheckpointError(
-            f'{filename}: not a readable torch checkpoint (truncated or corrupt?): {err}'
-        ) from err
+            f'{filename}: not a readable torch checkpoint (truncated or corrupt?): '
+            f'{type(err).__name__}{": " + text if text else ""}') from err
+
+
+def read_safetensors(filename: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Reads a ``.safetensors`` file on the CPU: its tensors and its metadata.
+
+    Returns:
+        (name -> tensor, the header's ``__metadata__`` strings, empty when there are none).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: a truncated, random or otherwise unreadable file (the message names it).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    filename = os.path.expanduser(os.fspath(filename))
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    try:
+        with safe_open(filename, framework='pt', device='cpu') as file:
+            metadata = dict(file.metadata() or {})
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f'{filename}: not a readable safetensors file (truncated or '
+                              f'corrupt?): {" ".join(str(err).split())[:200]}') from err
+    return tensors, metadata
 
 
 def load_checkpoint_file(filename: str | os.PathLike, map_location='cpu') -> object:
@@ -118,7 +171,8 @@ def load_checkpoint_file(filename: str | os.PathLike, map_location='cpu') -> obj
         A checkpoint dict or a state dict.
 
     Raises:
-        FileNotFoundError, CheckpointError: see :func:`safe_torch_load`.
+        FileNotFoundError, CheckpointError: see :func:`safe_torch_load` and
+            :func:`read_safetensors`.
         dense_clip.zoo.ZooError: the zoo name cannot be resolved.
     """
     filename = os.fspath(filename)
@@ -127,15 +181,7 @@ def load_checkpoint_file(filename: str | os.PathLike, map_location='cpu') -> obj
 
         filename = str(resolve(filename))
     if filename.endswith('.safetensors'):
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f'checkpoint file not found: {filename}')
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(filename)
-        except (SafetensorError, OSError) as err:
-            raise CheckpointError(f'{filename}: not a readable safetensors file: {err}') from err
+        return read_safetensors(filename)[0]
     return safe_torch_load(filename, map_location=map_location)
 
 

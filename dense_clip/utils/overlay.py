@@ -13,11 +13,46 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ['draw_overlay', 'label_shares', 'palette', 'render_overlay', 'render_panels']
+__all__ = ['check_alpha', 'check_image_path', 'draw_overlay', 'label_shares', 'palette',
+           'render_overlay', 'render_panels']
 
 _GAP = 4  # pixels between panels
 _ROW = 16  # legend row height
 _TITLE = 18  # title band height
+
+
+def check_alpha(alpha: float, name: str = 'alpha') -> float:
+    """Returns ``alpha`` as a float if it is an opacity from 0 to 1.
+
+    Raises:
+        ValueError: NaN, infinite, outside [0, 1] or not a number (the message names ``name``).
+    """
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float('nan')
+    if not 0.0 <= value <= 1.0:  # False for NaN too
+        raise ValueError(f'{name} {alpha!r}: the overlay opacity must be a number from 0 '
+                         '(image only) to 1 (colours only)')
+    return value
+
+
+def check_image_path(path: str | Path, name: str = 'output') -> Path:
+    """Returns ``path`` if its extension names an image format Pillow writes (.png, .jpg, ...).
+
+    Checked before any work is done, so a bad name never costs a finished result.
+
+    Raises:
+        ValueError: no extension, or one Pillow cannot write (the message names ``path``).
+    """
+    path = Path(path)
+    Image.init()
+    writable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+    if path.suffix.lower() not in writable:
+        what = f'extension {path.suffix!r}' if path.suffix else 'no file extension'
+        raise ValueError(f'{name} {str(path)!r} has {what}; give an image file name such as '
+                         f'{path.with_suffix(".png").name!r} (.png, .jpg, .webp, ...)')
+    return path
 
 
 def palette(num_classes: int) -> np.ndarray:
@@ -76,7 +111,11 @@ def render_panels(image_rgb: np.ndarray, panels: Sequence[tuple[str, np.ndarray]
 
     Returns:
         ``(H', W', 3)`` uint8 RGB sheet.
+
+    Raises:
+        ValueError: ``alpha`` outside [0, 1] or NaN; labels and image of different sizes.
     """
+    alpha = check_alpha(alpha)
     num_classes = len(class_names)
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
         raise ValueError(f'expected an (H, W, 3) uint8 image, got {image_rgb.shape} '
@@ -145,8 +184,11 @@ def draw_overlay(image_rgb: np.ndarray, labels: np.ndarray, class_names: tuple[s
 
     Returns:
         The written path.
+
+    Raises:
+        ValueError: ``out_path`` has no image extension Pillow writes, or a bad ``alpha``.
     """
-    out_path = Path(out_path)
+    out_path = check_image_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(render_overlay(image_rgb, labels, class_names, alpha, min_width)).save(out_path)
     return out_path

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TextIO, TypeVar
 
-__all__ = ['Progress', 'track']
+__all__ = ['Progress', 'run_all', 'track']
 
 T = TypeVar('T')
 _MODES = ('bar', 'lines', 'off')
@@ -163,3 +163,27 @@ def track(iterable: Iterable[T], desc: str, total: int | None = None, unit: str 
         for item in iterable:
             yield item
             progress.update()
+
+
+def run_all(fn: Callable[[T], Any], jobs: Sequence[T], desc: str, unit: str = 'item',
+            workers: int = 1, chunksize: int = 16) -> None:
+    """Runs ``fn`` on every job, in ``workers`` processes when above 1, reporting progress.
+
+    Args:
+        fn: a picklable function of one job (results are discarded).
+        jobs: the work items.
+        desc: what is being done.
+        unit: singular name of one job.
+        workers: processes (1: in this process).
+        chunksize: jobs handed to a worker at a time.
+    """
+    if workers > 1:
+        from multiprocessing import Pool
+
+        with Pool(workers) as pool:
+            for _ in track(pool.imap_unordered(fn, jobs, chunksize=chunksize), desc,
+                           total=len(jobs), unit=unit):
+                pass
+    else:
+        for job in track(jobs, desc, unit=unit):
+            fn(job)

@@ -1,8 +1,10 @@
 """Named checkpoint converters the zoo runs once per downloaded file (``WEIGHT_CONVERTERS``).
 
 A converter is ``convert(src: Path, **args) -> dict[str, Tensor]``: it reads an upstream file
-(weights only) and returns the state dict dense_clip loads. The zoo saves that dict as
-safetensors beside a record of the source's sha256 and reuses it until the source changes.
+(weights only) and returns the state dict dense_clip loads, optionally with a
+``'__metadata__'`` entry of strings (the safetensors header's name for it) that goes into the
+file's metadata. The zoo saves that dict as safetensors beside a record of the source's sha256
+and reuses it until the source changes.
 Converters of other packages register into ``dense_clip.registry.WEIGHT_CONVERTERS`` the same
 way (add their module to its ``locations``). Each one also runs from the command line:
 ``tools/model_converters/clip_dinoiser.py``, ``openai_clip.py``, ``timm_vit.py``.
@@ -12,7 +14,8 @@ way (add their module to its ``locations``). Each one also runs from the command
   ``bkg_head.conv.*``, the keys of ``CLIPDINOiserSegmentor`` (so the file also serves as an
   mmengine ``load_from``).
 * ``openai_clip``: an OpenAI CLIP TorchScript archive (openai/CLIP ``clip.py`` ``_MODELS``) ->
-  its OpenAI-layout state dict, which ``load_clip`` reads with or without a model name.
+  its OpenAI-layout state dict, which ``load_clip`` reads with or without a model name, and
+  the architecture the archive's modules state (heads, QuickGELU) in the metadata.
 * ``timm_vit``: DINO (facebookresearch/dino ``hubconf.py``) or DINOv2 (facebookresearch/dinov2
   ``hub/backbones.py``) release files -> timm's ViT keys, through timm's own
   ``checkpoint_filter_fn`` (registers, layer scale, mask token); every key must fit the timm
@@ -35,25 +38,27 @@ __all__ = ['clip_dinoiser_heads', 'openai_clip', 'timm_vit', 'read_any', 'save_s
 
 
 def read_any(src: Path) -> Any:
-    """A .safetensors file, or a torch pickle loaded weights-only (mmengine classes allowed)."""
-    if Path(src).suffix == '.safetensors':
-        from safetensors.torch import load_file
+    """A .safetensors file, or a torch pickle loaded weights-only (mmengine classes allowed);
+    unreadable files raise ``CheckpointError`` naming them."""
+    from dense_clip.utils.checkpoint import load_checkpoint_file
 
-        return load_file(str(src))
-    from dense_clip.utils.checkpoint import safe_torch_load
-
-    return safe_torch_load(src)
+    return load_checkpoint_file(src)
 
 
-def save_safetensors(state: dict[str, Tensor], out: Path) -> None:
-    """Writes ``state`` (CPU, contiguous copies) to ``out`` atomically (temporary file, rename)."""
+def save_safetensors(state: dict[str, Any], out: Path) -> None:
+    """Writes ``state`` (CPU, contiguous copies) to ``out`` atomically (temporary file, rename).
+
+    A ``'__metadata__'`` entry (str -> str) becomes the file's metadata.
+    """
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+    metadata = state.get('__metadata__')
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()
+               if k != '__metadata__'}
     fd, tmp = tempfile.mkstemp(prefix=Path(out).name, suffix='.tmp', dir=Path(out).parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp)
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -79,14 +84,21 @@ def clip_dinoiser_heads(src: Path) -> dict[str, Tensor]:
 def openai_clip(src: Path) -> dict[str, Tensor]:
     """OpenAI CLIP file (TorchScript archive, state dict or safetensors) -> OpenAI-layout keys.
 
-    The architecture stays inferable from the result (``load_clip(None, path)``); non-tensor
-    entries are dropped.
+    Non-tensor entries are dropped. When the file states its whole architecture (a TorchScript
+    archive's modules, or stored metadata), it goes into ``'__metadata__'``, so
+    ``load_clip(None, path)`` builds exactly that model; otherwise the loader's guess applies.
     """
-    from dense_clip.models.clip.loading import infer_openai_config, read_state_dict
+    from dense_clip.models.clip.architecture import architecture_metadata
+    from dense_clip.models.clip.loading import infer_openai_config, read_clip_file
 
-    state = read_state_dict(src)
-    infer_openai_config(state)  # raises unless this is an OpenAI-layout CLIP
-    return {k: v for k, v in state.items() if isinstance(v, Tensor)}
+    file = read_clip_file(src)
+    config = infer_openai_config(file.state_dict, file.facts)  # raises unless OpenAI layout
+    out: dict[str, Any] = {k: v for k, v in file.state_dict.items() if isinstance(v, Tensor)}
+    if file.config is not None:
+        out['__metadata__'] = architecture_metadata(file.config)
+    elif {'vision_heads', 'text_heads', 'quick_gelu'} <= set(file.facts):
+        out['__metadata__'] = architecture_metadata(config)
+    return out
 
 
 @WEIGHT_CONVERTERS.register_module(name='timm_vit')

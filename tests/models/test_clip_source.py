@@ -52,12 +52,20 @@ def test_wrong_checkpoint_names_file(tmp_path):
         source.load_weights(model)
 
 
-def test_identity_changes_with_the_weights_file(tmp_path):
+def test_identity_follows_the_text_weights_not_the_file(tmp_path):
     path = save_safetensors(tiny_clip_vit(), tmp_path / 'w.safetensors', hints=False)
     source = CLIPSource(model_cfg=tiny_vit_config(), pretrained=str(path))
-    before = source.identity()
-    os.utime(path, ns=(0, 12345))
-    assert source.identity() != before
+    model, _ = source.build()
+    source.load_weights(model)
+    before = source.identity(model)
+    os.utime(path, ns=(0, 12345))  # a touched file with the same weights: same entry
+    assert source.identity(model) == before
+    with torch.no_grad():
+        model.visual.proj.add_(1.0)  # the image tower does not change text embeddings
+    assert source.identity(model) == before
+    with torch.no_grad():
+        model.text_projection.add_(1.0)
+    assert source.identity(model) != before
 
 
 @pytest.mark.parametrize('kwargs, message', [

@@ -93,3 +93,17 @@ def test_proxy_follows_the_encoder_and_needs_context():
     assert any(k.startswith('strategy_modules.proxy.') for k in encoder.state_dict())
     with pytest.raises(ValueError, match='prepare'):
         encoder.last_block(model.visual.transformer.resblocks[-1], torch.randn(1, 17, 32), (4, 4))
+
+
+def test_batch_mean_subtracts_the_mean_over_all_images():
+    # Trident's custom_attn: torch.mean(similarity) over the whole batch of windows.
+    torch.manual_seed(0)
+    feats = torch.randn(3, 4, 2, 3)
+    f = torch.nn.functional.normalize(feats.flatten(2), dim=1)
+    sim = f.transpose(1, 2) @ f
+    expected = ((sim - 1.2 * sim.mean()) * 3.0)
+    expected = expected.masked_fill(expected < 0, float('-inf')).softmax(dim=-1)
+    torch.testing.assert_close(proxy_attention_weights(feats, 1.2, 3.0, batch_mean=True),
+                               expected)
+    per_image = proxy_attention_weights(feats, 1.2, 3.0)
+    assert not torch.allclose(per_image, expected)

@@ -149,7 +149,8 @@ def test_vocabulary_from_file(tmp_path):
 
 CLASS_COUNTS = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'coco_object': 81,
                 'coco_stuff171': 171, 'cityscapes': 19, 'ade150': 150, 'ade847': 847,
-                'context459': 459, 'synthetic': 25}
+                'context459': 459, 'synthetic': 25, 'coco80': 80, 'lvis1203': 1203,
+                'coco_panoptic133': 133}
 
 
 def test_all_class_lists_are_checked():
@@ -164,6 +165,15 @@ def test_class_list_counts(name):
     assert vocab.num_classes == CLASS_COUNTS[name]
     has_background = name in ('voc21', 'context60', 'coco_object', 'synthetic')
     assert (vocab.background_index == 0) == has_background
+
+
+def test_detection_class_lists_follow_mmdets_dataset_order():
+    from mmdet.datasets import CocoDataset, CocoPanopticDataset, LVISV1Dataset
+
+    for name, dataset in (('coco80', CocoDataset), ('lvis1203', LVISV1Dataset),
+                          ('coco_panoptic133', CocoPanopticDataset)):
+        assert Vocabulary.load(name).class_names == tuple(dataset.METAINFO['classes'])
+    assert Vocabulary.load('coco_panoptic133').class_synonyms[-1] == ('rug',)
 
 
 def test_class_list_contents():

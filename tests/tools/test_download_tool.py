@@ -23,7 +23,7 @@ def zoo_with_a_config(env, server):
     configs.mkdir(parents=True)
     config = configs / 'method_vit-b16_voc21.py'
     config.write_text("model = dict(clip=dict(model_name='ViT-B-16', pretrained='openai'),\n"
-                      "             heads_checkpoint='checkpoints/last.pt')\n")
+                      "             head=dict(checkpoint='checkpoints/last.pt'))\n")
     write_index(env / 'index', [
         weight_entry('clip_b16', clip_url, SHA256=sha256(clip), Size=len(clip),
                      **{'Open CLIP': 'ViT-B-16/openai'}),
@@ -31,7 +31,7 @@ def zoo_with_a_config(env, server):
         [{'Name': 'method_vit-b16_voc21', 'In Collection': 'Test',
           'Config': 'configs/test/method_vit-b16_voc21.py',
           'Metadata': {'Zoo Weights': {'model.clip.pretrained': 'clip_b16',
-                                       'model.heads_checkpoint': 'heads'}}}])
+                                       'model.head.checkpoint': 'heads'}}}])
     return config, clip, heads
 
 
@@ -47,7 +47,7 @@ def test_dry_run_lists_files_sizes_and_destinations_without_requests(zoo_env, se
     assert f'to   {cache}/clip_b16/clip.pt' in out and f'to   {cache}/heads/last.pt' in out
     assert f'from {server.url}/clip.pt' in out
     assert ('use with: --cfg-options model.clip.pretrained=zoo://clip_b16 '
-            'model.heads_checkpoint=zoo://heads') in out
+            'model.head.checkpoint=zoo://heads') in out
     assert server.requests == []
 
 

@@ -186,6 +186,7 @@ def test_a_failing_converter_names_itself_and_the_file(zoo_env, server):
 
 
 def test_converter_command_lines_match_the_registered_functions(tmp_path, openai_file):
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     from dense_clip.zoo.converters import openai_clip, timm_vit
@@ -196,8 +197,11 @@ def test_converter_command_lines_match_the_registered_functions(tmp_path, openai
         [str(tmp_path / 'clip.pt'), str(tmp_path / 'clip.safetensors')])
     written = load_file(str(tmp_path / 'clip.safetensors'))
     expected = openai_clip(tmp_path / 'clip.pt')
+    metadata = expected.pop('__metadata__')  # the archive's architecture, stored in the file
     assert written.keys() == expected.keys()
     assert all(torch.equal(written[k], expected[k]) for k in expected)
+    with safe_open(str(tmp_path / 'clip.safetensors'), framework='pt') as file:
+        assert file.metadata() == metadata
     (tmp_path / 'dinov2.pth').write_bytes(dinov2_release_file()[0])
     load_tool('model_converters/timm_vit.py').main(
         [str(tmp_path / 'dinov2.pth'), str(tmp_path / 'dinov2.safetensors'),

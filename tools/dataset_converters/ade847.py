@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from multiprocessing import Pool
 from pathlib import Path
 
 import cv2
@@ -30,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from dense_clip.seg.datasets.class_lists import ade847_object_ids
-from dense_clip.utils.progress import track
+from dense_clip.utils.progress import run_all
 
 IGNORE = 65535
 MAX_SHORT_SIDE = 512
@@ -112,14 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     out_labels.mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_images / p.name, out_labels / (p.stem + '.tif')) for p in images]
     desc = f'ADE-847 {args.split}'
-    if args.nproc > 1:
-        with Pool(args.nproc) as pool:
-            for _ in track(pool.imap_unordered(_convert, jobs, chunksize=16), desc,
-                           total=len(jobs), unit='image'):
-                pass
-    else:
-        for job in track(jobs, desc, unit='image'):
-            _convert(job)
+    run_all(_convert, jobs, desc, unit='image', workers=args.nproc, chunksize=16)
     print(f'{args.split}: wrote {len(jobs)} images to {out_images} and labels to {out_labels}')
 
 

@@ -28,13 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from dense_clip.utils.progress import track
+from dense_clip.utils.progress import run_all, track
 
 #: The 80 COCO thing category ids (1..90 without the 10 unused ids), in order.
 COCO_THING_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
@@ -137,14 +136,7 @@ def _convert_from_stuff(args: argparse.Namespace, split: str, out_dir: Path) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = [(src, out_dir / (src.stem + SUFFIX)) for src in sources]
     desc = f'COCO-Object {split}'
-    if args.nproc > 1:
-        with Pool(args.nproc) as pool:
-            for _ in track(pool.imap_unordered(_convert_pair, pairs, chunksize=64), desc,
-                           total=len(pairs), unit='label map'):
-                pass
-    else:
-        for pair in track(pairs, desc, unit='label map'):
-            _convert_pair(pair)
+    run_all(_convert_pair, pairs, desc, unit='label map', workers=args.nproc, chunksize=64)
     return len(pairs)
 
 

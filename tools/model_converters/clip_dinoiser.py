@@ -24,7 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from dense_clip.models.dinoiser import heads_state_dict, to_authors  # noqa: E402
-from dense_clip.utils.checkpoint import safe_torch_load  # noqa: E402
+from dense_clip.utils.checkpoint import load_checkpoint_file  # noqa: E402
+from dense_clip.utils.cli import run_cli  # noqa: E402
 from dense_clip.utils.progress import Progress  # noqa: E402
 
 
@@ -39,12 +40,7 @@ def convert(src: str | Path, dst: str | Path, to_authors_layout: bool = False) -
 
 
 def _convert(src: Path, dst: Path, to_authors_layout: bool, progress: Progress) -> dict:
-    if src.suffix == '.safetensors':
-        from safetensors.torch import load_file
-
-        checkpoint = load_file(str(src))
-    else:
-        checkpoint = safe_torch_load(src)
+    checkpoint = load_checkpoint_file(src)  # weights only; unreadable files name themselves
     progress.update()
     heads = heads_state_dict(checkpoint)
     if to_authors_layout:
@@ -84,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

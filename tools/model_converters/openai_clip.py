@@ -2,8 +2,10 @@
 
     python tools/model_converters/openai_clip.py ViT-B-16.pt clip_vit-b16_openai.safetensors
 
-The output keeps OpenAI's key layout, so ``load_clip(None, OUT)`` infers the architecture and
-``load_clip('ViT-B-16-quickgelu', OUT)`` loads it into the named model. This is the model zoo's
+The output keeps OpenAI's key layout and stores the architecture the archive's modules state
+(heads, QuickGELU) in its metadata, so ``load_clip(None, OUT)`` builds exactly that model and
+``load_clip('ViT-B-16-quickgelu', OUT)`` loads it into the named model (a named model with
+another activation is refused). This is the model zoo's
 ``openai_clip`` converter (``dense_clip.zoo.converters``); ``zoo://clip_vit-b16_openai`` runs it
 once after the download.
 """
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     state = openai_clip(Path(args.src))
     save_safetensors(state, Path(args.dst))
-    print(f'wrote {len(state)} tensors to {args.dst}')
+    tensors = sum(1 for key in state if key != '__metadata__')
+    print(f'wrote {tensors} tensors to {args.dst}')
 
 
 if __name__ == '__main__':

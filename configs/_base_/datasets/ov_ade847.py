@@ -2,6 +2,7 @@
 # Layout and split: CAT-Seg cat_seg/data/datasets/register_ade20k_847.py;
 #   labels by tools/dataset_converters/ade847.py.
 # Test-time resize: short side 336, long side <= 2048 (the SCLIP/NACLIP protocol).
+_base_ = ['./ov_common.py']
 dataset_type = 'ADE20K847Dataset'
 data_root = 'data/ADE20K_2021_17_01'
 classnames = 'ade847'
@@ -9,13 +10,10 @@ num_classes = 847
 test_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
-    dict(type='LoadUInt16Annotations'),  # after Resize: metrics use full-size labels
+    dict(type='LoadUInt16Annotations'),
     dict(type='PackSegInputs'),
 ]
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -24,8 +22,8 @@ test_dataloader = dict(
             seg_map_path='annotations_detectron2/validation',
         ),
         pipeline=test_pipeline,
-    ),
+    )
 )
 val_dataloader = test_dataloader
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], ignore_index=65535)
+test_evaluator = dict(ignore_index=65535)
 val_evaluator = test_evaluator

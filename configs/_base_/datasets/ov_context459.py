@@ -2,6 +2,7 @@
 # Layout and split: CAT-Seg cat_seg/data/datasets/register_pascal_context.py;
 #   labels by tools/dataset_converters/pascal_context459.py.
 # Test-time resize: short side 336, long side <= 2048 (the SCLIP/NACLIP protocol).
+_base_ = ['./ov_common.py']
 dataset_type = 'PascalContext459Dataset'
 data_root = 'data/VOCdevkit/VOC2010'
 classnames = 'context459'
@@ -9,20 +10,17 @@ num_classes = 459
 test_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
-    dict(type='LoadUInt16Annotations'),  # after Resize: metrics use full-size labels
+    dict(type='LoadUInt16Annotations'),
     dict(type='PackSegInputs'),
 ]
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='JPEGImages', seg_map_path='annotations_detectron2/pc459_val'),
         pipeline=test_pipeline,
-    ),
+    )
 )
 val_dataloader = test_dataloader
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], ignore_index=65535)
+test_evaluator = dict(ignore_index=65535)
 val_evaluator = test_evaluator

@@ -1,5 +1,6 @@
 """CLIP core: loading open_clip / OpenAI checkpoints, the dense encoder, last-block strategies."""
 
+from .architecture import architecture_of, save_clip_safetensors
 from .dense_encoder import CLIPDenseEncoder, resize_pos_embed
 from .dense_pass import DenseOutput, DenseRequest
 from .last_block import (
@@ -13,7 +14,13 @@ from .last_block import (
     Vanilla,
     build_last_block,
 )
-from .loading import build_openai_model, infer_openai_config, load_clip, read_state_dict
+from .loading import (
+    build_openai_model,
+    infer_openai_config,
+    load_clip,
+    read_clip_file,
+    read_state_dict,
+)
 
 __all__ = [
     'CLIPDenseEncoder',
@@ -30,7 +37,10 @@ __all__ = [
     'CLIPtrase',
     'build_last_block',
     'load_clip',
+    'read_clip_file',
     'read_state_dict',
+    'architecture_of',
+    'save_clip_safetensors',
     'infer_openai_config',
     'build_openai_model',
 ]

@@ -8,7 +8,9 @@ tokenizer at the model's context length.
 The weights file keeps only the nonzero rows of the text token-embedding table
 (``text.token_rows``) and their token ids (``text.token_ids``): training keeps every other row at
 exactly zero, so :func:`load_sparse_clip` rebuilds the full table and reproduces the trained
-model bit for bit.
+model bit for bit. The file's safetensors metadata also stores the model config
+(``dense_clip.models.clip.architecture``), so ``load_clip(None, path)`` builds the right model
+from the file alone.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import open_clip
 import torch
 from safetensors.torch import load_file
 
-__all__ = ['EMBEDDED_MODELS', 'TOKEN_TABLE_KEY', 'embedded_checkpoint', 'load_embedded',
-           'load_sparse_clip', 'sha256_file']
+__all__ = ['EMBEDDED_MODELS', 'SPARSE_TOKEN_KEYS', 'TOKEN_TABLE_KEY', 'embedded_checkpoint',
+           'expand_token_table', 'load_embedded', 'load_sparse_clip', 'sha256_file']
 
 DATA_DIR = Path(__file__).resolve().parents[2] / 'data'
 #: Embedded model name -> its weights file (JSON record beside it).
@@ -31,6 +33,8 @@ EMBEDDED_MODELS: dict[str, Path] = {
     'dense_clip:tiny-clip-synth': DATA_DIR / 'tiny_clip' / 'tiny_clip_synth.safetensors',
 }
 TOKEN_TABLE_KEY = 'token_embedding.weight'
+#: The entries of a sparse token table: (token ids (N,) int64, their rows (N, width)).
+SPARSE_TOKEN_KEYS = ('text.token_ids', 'text.token_rows')
 TOKENIZER_NAME = 'ViT-B-16'
 
 
@@ -54,6 +58,17 @@ def embedded_checkpoint(name: str) -> Path:
     return EMBEDDED_MODELS[name]
 
 
+def expand_token_table(state: dict[str, torch.Tensor], vocab_size: int) -> dict[str, torch.Tensor]:
+    """Replaces a sparse token table (:data:`SPARSE_TOKEN_KEYS`) by the full
+    ``token_embedding.weight`` (vocab_size, width), zero outside the stored rows."""
+    state = dict(state)
+    ids, rows = state.pop(SPARSE_TOKEN_KEYS[0]), state.pop(SPARSE_TOKEN_KEYS[1])
+    table = rows.new_zeros(vocab_size, rows.shape[1])
+    table[ids] = rows
+    state[TOKEN_TABLE_KEY] = table
+    return state
+
+
 def load_sparse_clip(path: str | Path, check_sha256: bool = True) -> tuple[open_clip.CLIP, Any]:
     """Loads a CLIP saved with a sparse token table and its JSON record.
 
@@ -75,11 +90,7 @@ def load_sparse_clip(path: str | Path, check_sha256: bool = True) -> tuple[open_
         raise ValueError(f'sha256 mismatch for {path}')
     cfg = record['model_cfg']
     model = open_clip.CLIP(**cfg)
-    state = load_file(str(path))
-    ids, rows = state.pop('text.token_ids'), state.pop('text.token_rows')
-    table = torch.zeros_like(model.token_embedding.weight)
-    table[ids] = rows
-    state[TOKEN_TABLE_KEY] = table
+    state = expand_token_table(load_file(str(path)), model.token_embedding.weight.shape[0])
     model.load_state_dict(state, strict=True)
     tokenizer = open_clip.get_tokenizer(TOKENIZER_NAME,
                                         context_length=cfg['text_cfg']['context_length'])

@@ -5,39 +5,60 @@ Weight sources accepted by ``load_clip``:
 (a) open_clip names and pretrained tags, including ``hf-hub:org/repo`` ids: delegated to
     ``open_clip.create_model`` / ``open_clip.get_tokenizer``, which download and cache the usual
     way (``cache_dir``).
-(b) an OpenAI checkpoint file, TorchScript archive or plain state dict: the architecture is
-    inferred from the state dict the way OpenAI's ``clip.model.build_model`` does, so any
-    OpenAI-layout checkpoint (RN50 ... ViT-L/14@336, or a tiny custom one) loads with
-    ``model_name=None``. TorchScript archives are opened with ``torch.jit.load`` on the CPU only to
-    read their state dict; nothing else in them is used.
+(b) an OpenAI-layout file (TorchScript archive, plain state dict, safetensors) with
+    ``model_name=None``: the architecture the file stores (safetensors metadata, written by
+    this codebase), or what a TorchScript archive's modules say (heads, activation, pooling),
+    or else a guess the way OpenAI's ``clip.model.build_model`` makes it, which warns about
+    what it assumed or refuses when the sizes are no OpenAI release's
+    (``dense_clip.models.clip.architecture``). TorchScript archives are opened with
+    ``torch.jit.load`` on the CPU only to read their state dict and module attributes; their
+    code is never run.
 (c) a local open_clip checkpoint (.pt/.pth/.bin, a dict with 'state_dict' or a plain state dict,
     'module.' prefixes stripped) for a named model.
-(d) a .safetensors file, for a named model or with an OpenAI-layout state dict.
+(d) a .safetensors file, for a named model or with an OpenAI-layout state dict. A named
+    model must agree with what the file states about heads and activation (an error otherwise).
 (e) a model-zoo name ``zoo://NAME`` (``dense_clip.zoo``): the verified (and converted) file of
     that entry; the entry's ``Open CLIP`` architecture is used when ``model_name`` is None, a
     different ``model_name`` is an error, and QuickGELU is forced when the entry says so.
 
-Every pickle is read with ``torch.load(..., map_location='cpu', weights_only=True)``.
+Every pickle is read with ``torch.load(..., map_location='cpu', weights_only=True)``; unreadable,
+truncated or refused files are one-line errors naming the file
+(``dense_clip.utils.checkpoint.CheckpointError``).
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import os
-import re
 import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import open_clip
 import torch
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from open_clip.model import CLIP, convert_to_custom_text_state_dict, set_model_preprocess_cfg
+from open_clip.model import convert_to_custom_text_state_dict, set_model_preprocess_cfg
 from open_clip.tokenizer import SimpleTokenizer
 from torch import Tensor, nn
+
+from dense_clip.utils.checkpoint import CheckpointError, read_safetensors, safe_torch_load
+
+from .architecture import (
+    build_clip,
+    check_architecture,
+    config_facts,
+    guess_architecture,
+    infer_openai_config,
+    module_facts,
+    stored_architecture,
+)
+from .embedded import SPARSE_TOKEN_KEYS, expand_token_table
+
+__all__ = ['ARCH_KEYS', 'CLIPFile', 'build_openai_model', 'check_model_name',
+           'infer_openai_config', 'load_checked', 'load_clip', 'looks_like_file',
+           'read_clip_file', 'read_state_dict', 'tag_needs_quick_gelu', 'zoo_clip_spec']
 
 PRECISIONS = ('fp32', 'bf16')
 CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.ckpt', '.safetensors')
@@ -84,8 +105,10 @@ def load_clip(
     Notes:
         With an open_clip tag whose weights were trained with QuickGELU (e.g. 'openai') on a
         config without it (e.g. 'ViT-B-16'), QuickGELU is forced, as OpenAI's weights need it.
-        A local file loaded into a named model uses that config as it is: name the
-        '-quickgelu' variant for OpenAI weights. Inferred OpenAI architectures use QuickGELU.
+        A local file loaded into a named model uses that config, and a file that states another
+        head count or activation is refused: name the '-quickgelu' variant for OpenAI weights.
+        Without a name, a file's stored architecture is used, else it is read off or guessed
+        (see the module docstring).
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
@@ -94,27 +117,11 @@ def load_clip(
         from dense_clip.zoo import resolve
 
         path = resolve(str(pretrained))
-        state_dict = read_state_dict(path)
-        source = f'{pretrained} ({path})'
-        if model_name is None:
-            model = build_openai_model(state_dict, source=source)
-            tokenizer = SimpleTokenizer(context_length=model.context_length)
-        else:
-            check_model_name(model_name)
-            model = open_clip.create_model(model_name, pretrained=None, device='cpu',
-                                           force_quick_gelu=quick_gelu)
-            load_checked(model, state_dict, source=source, model_name=model_name)
-            tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
+        model, tokenizer = _from_file(read_clip_file(path), f'{pretrained} ({path})',
+                                      model_name, cache_dir, force_quick_gelu=quick_gelu)
     elif pretrained is not None and looks_like_file(pretrained):
-        state_dict = read_state_dict(pretrained)
-        if model_name is None:
-            model = build_openai_model(state_dict, source=str(pretrained))
-            tokenizer = SimpleTokenizer(context_length=model.context_length)
-        else:
-            check_model_name(model_name)
-            model = open_clip.create_model(model_name, pretrained=None, device='cpu')
-            load_checked(model, state_dict, source=str(pretrained), model_name=model_name)
-            tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
+        model, tokenizer = _from_file(read_clip_file(pretrained), str(pretrained), model_name,
+                                      cache_dir)
     else:
         if model_name is None:
             if pretrained is None or not pretrained.startswith(_SCHEMAS):
@@ -202,34 +209,60 @@ def _is_torchscript_archive(path: Path) -> bool:
         )
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Reads a flat state dict from a checkpoint file, whatever its container.
+class CLIPFile(NamedTuple):
+    """What :func:`read_clip_file` reads from one weights file.
+
+    Attributes:
+        state_dict: key -> tensor on the CPU ('module.' prefixes stripped; a sparse token table
+            already expanded).
+        config: the open_clip model config stored in the file's metadata, or None.
+        facts: heads / activation / pooling read off a TorchScript archive's modules, plus
+            ``vision_heads`` / ``text_heads`` entries (see ``module_facts``).
+    """
+
+    state_dict: dict[str, Tensor]
+    config: dict[str, Any] | None
+    facts: dict[str, Any]
+
+    def stated_facts(self) -> dict[str, Any]:
+        """Heads / activation / pooling the file states (from its stored config if any)."""
+        return config_facts(self.config) if self.config is not None else self.facts
+
+
+def read_clip_file(path: str | os.PathLike) -> CLIPFile:
+    """Reads a CLIP weights file, whatever its container, with what it says of its architecture.
 
     Args:
         path: a TorchScript archive, a torch pickle (a state dict, or a dict holding one under
-            'state_dict'), or a .safetensors file.
+            'state_dict'; read weights-only), or a .safetensors file (its metadata may store
+            the architecture; a sparse token table, as the embedded CLIP keeps, is expanded).
 
     Returns:
-        key -> tensor on the CPU, 'module.' prefixes stripped; ints under ``ARCH_KEYS`` become
-        0-d tensors.
+        A :class:`CLIPFile`; ints under ``ARCH_KEYS`` become 0-d tensors.
 
     Raises:
         FileNotFoundError: no such file.
+        dense_clip.utils.checkpoint.CheckpointError: an unreadable, truncated or refused file.
         ValueError: the file holds something other than a state dict.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint file not found: {path}')
+    config, facts = None, {}
     if path.suffix == '.safetensors':
-        from safetensors.torch import load_file
-
-        obj: Any = load_file(str(path), device='cpu')
+        obj, metadata = read_safetensors(path)
+        config = stored_architecture(metadata, str(path))
     elif _is_torchscript_archive(path):
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)  # torch.jit is deprecated upstream
-            obj = dict(torch.jit.load(str(path), map_location='cpu').state_dict())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', FutureWarning)  # torch.jit is deprecated upstream
+                scripted = torch.jit.load(str(path), map_location='cpu')
+        except (RuntimeError, OSError) as err:
+            raise CheckpointError(f'{path}: not a readable TorchScript archive (truncated or '
+                                  f'corrupt?): {" ".join(str(err).split())[:200]}') from err
+        obj, facts = dict(scripted.state_dict()), module_facts(scripted)
     else:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
+        obj = safe_torch_load(path)
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
         obj = obj['state_dict']
     if not isinstance(obj, dict):
@@ -242,119 +275,64 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         if not isinstance(value, Tensor):
             raise ValueError(f'{path}: entry {key!r} is a {type(value).__name__}, not a tensor')
         state_dict[key] = value
-    return state_dict
+    if SPARSE_TOKEN_KEYS[0] in state_dict:
+        vocab_size = (config or {}).get('text_cfg', {}).get('vocab_size', 49408)
+        state_dict = expand_token_table(state_dict, vocab_size)
+    facts = {**{k: int(state_dict[k]) for k in ('vision_heads', 'text_heads')
+                if k in state_dict}, **facts}
+    return CLIPFile(state_dict, config, facts)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+    """The state dict of :func:`read_clip_file` (same arguments and errors)."""
+    return read_clip_file(path).state_dict
+
+
+def _from_file(file: CLIPFile, source: str, model_name: str | None, cache_dir: str | None,
+               force_quick_gelu: bool = False) -> tuple[nn.Module, Callable]:
+    """Builds and loads the model for one weights file (its own architecture when unnamed)."""
+    if model_name is None:
+        model = build_openai_model(file.state_dict, source=source, config=file.config,
+                                   facts=file.facts)
+        return model, SimpleTokenizer(context_length=model.context_length)
+    check_model_name(model_name)
+    kwargs = dict(force_quick_gelu=True) if force_quick_gelu else {}
+    model = open_clip.create_model(model_name, pretrained=None, device='cpu', **kwargs)
+    check_architecture(model, file.stated_facts(), source, model_name)
+    load_checked(model, file.state_dict, source=source, model_name=model_name)
+    return model, open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
 
 
 # ----------------------------------------------------------------------------------------------
-# OpenAI layout: infer the architecture, build, load
+# OpenAI layout: build from the file's architecture (stored, read off or guessed), load
 # ----------------------------------------------------------------------------------------------
-def _count_blocks(state_dict: dict[str, Tensor], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r'(\d+)\.')
-    return len({m.group(1) for k in state_dict if (m := pattern.match(k))})
-
-
-def _heads(state_dict: dict[str, Tensor], key: str, width: int, what: str) -> int:
-    if key in state_dict:
-        return int(state_dict[key])
-    if width % 64:
-        raise ValueError(
-            f'cannot infer the {what} head count: width {width} is not a multiple of '
-            f"OpenAI's head width 64; store the count under {key!r} in the checkpoint"
-        )
-    return width // 64
-
-
-def _square_grid(n_tokens: int, key: str) -> int:
-    grid = math.isqrt(n_tokens - 1)
-    if grid * grid + 1 != n_tokens:
-        raise ValueError(f'{key} has {n_tokens} rows, not 1 + a square grid')
-    return grid
-
-
-def infer_openai_config(state_dict: dict[str, Tensor]) -> dict[str, Any]:
-    """Infers an open_clip model config from an OpenAI-layout state dict.
-
-    Follows OpenAI's ``build_model``: ViT width / patch size from ``visual.conv1.weight``, depth
-    from the resblocks count, image size from patch size x the positional-embedding grid;
-    ResNet stage depths from ``visual.layer{1..4}.*`` keys, width from
-    ``visual.layer1.0.conv1.weight``, image size 32 x the attention-pool grid; ``embed_dim`` from
-    ``text_projection``; context length, vocabulary, text width and depth from the text keys;
-    head counts = width // 64 (x32 for the ResNet pool) unless ``vision_heads`` / ``text_heads``
-    are stored. The MLP ratio is read from ``c_fc`` (4 for every OpenAI model).
-
-    Args:
-        state_dict: OpenAI-layout keys ('visual.*', 'transformer.*', 'token_embedding.weight',
-            'positional_embedding', 'ln_final.*', 'text_projection', 'logit_scale').
-
-    Returns:
-        dict(embed_dim=..., quick_gelu=True, vision_cfg=dict(...), text_cfg=dict(...)), the
-        format of open_clip's model config JSON files.
-
-    Raises:
-        ValueError: not an OpenAI-layout CLIP state dict, or heads not inferable.
-    """
-    sd = state_dict
-    try:
-        if 'visual.proj' in sd:
-            width, _, patch, _ = sd['visual.conv1.weight'].shape
-            grid = _square_grid(
-                sd['visual.positional_embedding'].shape[0], 'visual.positional_embedding'
-            )
-            heads = _heads(sd, 'vision_heads', width, 'vision')
-            vision_cfg = dict(
-                layers=_count_blocks(sd, 'visual.transformer.resblocks.'),
-                width=width,
-                head_width=width // heads,
-                patch_size=patch,
-                image_size=patch * grid,
-                mlp_ratio=sd['visual.transformer.resblocks.0.mlp.c_fc.weight'].shape[0] / width,
-            )
-        elif 'visual.layer1.0.conv1.weight' in sd:
-            width = sd['visual.layer1.0.conv1.weight'].shape[0]
-            grid = _square_grid(
-                sd['visual.attnpool.positional_embedding'].shape[0],
-                'visual.attnpool.positional_embedding',
-            )
-            heads = _heads(sd, 'vision_heads', width * 32, 'vision')
-            vision_cfg = dict(
-                layers=[_count_blocks(sd, f'visual.layer{i}.') for i in range(1, 5)],
-                width=width,
-                head_width=width * 32 // heads,
-                image_size=grid * 32,
-            )
-        else:
-            raise ValueError('no visual.proj (ViT) or visual.layer1.* (ResNet) keys')
-        text_width = sd['ln_final.weight'].shape[0]
-        text_cfg = dict(
-            context_length=sd['positional_embedding'].shape[0],
-            vocab_size=sd['token_embedding.weight'].shape[0],
-            width=text_width,
-            heads=_heads(sd, 'text_heads', text_width, 'text'),
-            layers=_count_blocks(sd, 'transformer.resblocks.'),
-            mlp_ratio=sd['transformer.resblocks.0.mlp.c_fc.weight'].shape[0] / text_width,
-        )
-        embed_dim = sd['text_projection'].shape[1]
-    except KeyError as err:
-        raise ValueError(f'not an OpenAI-layout CLIP state dict: missing {err}') from None
-    return dict(embed_dim=embed_dim, quick_gelu=True, vision_cfg=vision_cfg, text_cfg=text_cfg)
-
-
-def build_openai_model(state_dict: dict[str, Tensor], source: str = '<state dict>') -> CLIP:
-    """Builds an open_clip ``CLIP`` from an OpenAI-layout state dict and loads it (fp32).
+def build_openai_model(state_dict: dict[str, Tensor], source: str = '<state dict>',
+                       config: dict[str, Any] | None = None,
+                       facts: dict[str, Any] | None = None) -> nn.Module:
+    """Builds a CLIP for an OpenAI-layout state dict and loads it (fp32).
 
     Args:
         state_dict: see ``infer_openai_config``; fp16 weights are cast to fp32.
-        source: name used in error messages (the file path).
+        source: name used in messages (the file path).
+        config: the architecture stored with the weights (used as it is), or None.
+        facts: what the file says about heads, activation and pooling (``module_facts`` of a
+            TorchScript archive); without ``config``, the rest is guessed by
+            :func:`~dense_clip.models.clip.architecture.guess_architecture`, which warns about
+            what it assumed or refuses an ambiguous guess.
 
     Returns:
         The model in eval mode with OpenAI's image mean/std set as its preprocess config.
     """
-    try:
-        config = infer_openai_config(state_dict)
-    except ValueError as err:
-        raise ValueError(f'{source}: {err}; pass model_name for non-OpenAI layouts') from None
-    model = CLIP(**config)
-    load_checked(model, state_dict, source=source, model_name='<inferred OpenAI architecture>')
+    if config is None:
+        try:
+            config = guess_architecture(state_dict, facts or {}, source)
+        except ValueError as err:
+            message = str(err)
+            if not message.startswith(source):
+                message = f'{source}: {message}; pass model_name for non-OpenAI layouts'
+            raise ValueError(message) from None
+    model = build_clip(config)
+    load_checked(model, state_dict, source=source, model_name='<architecture of the file>')
     set_model_preprocess_cfg(
         model,
         dict(

@@ -38,20 +38,24 @@ from .ops import apply_ffn, project_out, project_qkv
 __all__ = ['ProxyCLIP', 'proxy_attention_weights', 'resize_values']
 
 
-def proxy_attention_weights(feats: Tensor, beta: float = 1.2, gamma: float = 3.0) -> Tensor:
+def proxy_attention_weights(feats: Tensor, beta: float = 1.2, gamma: float = 3.0,
+                            batch_mean: bool = False) -> Tensor:
     """ProxyCLIP's attention weights from proxy features.
 
     Args:
         feats: (B, C, H, W) proxy features (normalised here over C).
         beta: weight of the global mean similarity subtracted.
         gamma: scale (inverse temperature).
+        batch_mean: subtract the mean over the whole batch instead of each image's own
+            (Trident's ``custom_attn``, which runs all windows of an image as one batch).
 
     Returns:
         (B, H*W, H*W) float32 row-stochastic weights.
     """
     f = F.normalize(feats.float().flatten(2), dim=1)  # (B, C, HW)
     sim = f.transpose(1, 2) @ f  # (B, HW, HW)
-    sim = (sim - beta * sim.mean(dim=(1, 2), keepdim=True)) * gamma
+    mean = sim.mean() if batch_mean else sim.mean(dim=(1, 2), keepdim=True)
+    sim = (sim - beta * mean) * gamma
     masked = sim < 0
     empty = masked.all(dim=-1, keepdim=True)  # guard: keep the diagonal of all-masked rows
     eye = torch.eye(sim.shape[-1], dtype=torch.bool, device=sim.device)
@@ -78,6 +82,8 @@ class ProxyCLIP(LastBlockStrategy):
             (``dict(type='dino_vitb8', pretrained=True)``); see ``dense_clip.models.proxy``.
         beta: β, default 1.2 (authors' ``ProxyCLIPSegmentation`` default).
         gamma: γ, default 3.0 (same source).
+        batch_mean: β scales the mean similarity over the whole batch, not each image's
+            (Trident's variant; its windows of one image form the batch).
         **kwargs: ``keep_residual`` / ``keep_ffn`` overrides (ablations; only possible when the
             proxy grid equals CLIP's).
     """
@@ -86,11 +92,12 @@ class ProxyCLIP(LastBlockStrategy):
     keep_ffn = False
 
     def __init__(self, proxy: ProxyModel | str | dict, beta: float = 1.2, gamma: float = 3.0,
-                 **kwargs: Any) -> None:
+                 batch_mean: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.proxy = build_proxy_model(proxy)
         self.beta = float(beta)
         self.gamma = float(gamma)
+        self.batch_mean = bool(batch_mean)
 
     def submodules(self) -> dict[str, nn.Module]:
         return {'proxy': self.proxy}
@@ -113,7 +120,8 @@ class ProxyCLIP(LastBlockStrategy):
         if feats.shape[0] != x.shape[0]:
             raise ValueError(f'proxy features for {feats.shape[0]} images, tokens for {x.shape[0]}')
         _, _, v = project_qkv(block, x)  # (B, heads, 1 + h*w, d)
-        weights = proxy_attention_weights(feats, self.beta, self.gamma).to(v.dtype)
+        weights = proxy_attention_weights(feats, self.beta, self.gamma,
+                                          self.batch_mean).to(v.dtype)
         patches = resize_values(v[:, :, 1:], grid, size)  # (B, heads, H*W, d)
         mixed = torch.cat([v[:, :, :1], weights[:, None] @ patches], dim=2)
         out = project_out(block, mixed)
@@ -127,4 +135,4 @@ class ProxyCLIP(LastBlockStrategy):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(proxy={type(self.proxy).__name__}, beta={self.beta}, '
-                f'gamma={self.gamma})')
+                f'gamma={self.gamma}, batch_mean={self.batch_mean})')

@@ -26,22 +26,16 @@ IMAGENET_STD_01 = (0.229, 0.224, 0.225)
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Reads a local state dict safely: .safetensors, or torch.load(weights_only=True).
+    """Reads a local state dict safely: .safetensors, or a weights-only torch pickle.
 
     ``path`` may be a model-zoo name ``zoo://NAME`` (``dense_clip.zoo``: downloaded, checked and
     converted on first use). A checkpoint dict holding ``model`` / ``state_dict`` / ``teacher``
-    is unwrapped.
+    is unwrapped. Unreadable, truncated or refused files raise
+    :class:`~dense_clip.utils.checkpoint.CheckpointError` naming the file.
     """
-    path = str(path)
-    if path.startswith('zoo://'):
-        from dense_clip.zoo import resolve
+    from dense_clip.utils.checkpoint import load_checkpoint_file
 
-        path = str(resolve(path))
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    state: Any = torch.load(path, map_location='cpu', weights_only=True)
+    state: Any = load_checkpoint_file(path)
     for key in ('state_dict', 'model', 'teacher'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -2,8 +2,10 @@
 
 Embedding ADE-847 with 80 templates is ~100k prompts through the text tower; every evaluation
 and demo would redo it. Entries are safetensors files named by the sha256 of everything the
-embeddings depend on: the model's identity, its weights' identity, the tokenizer, the synonyms,
-the templates, the precision and whether templates were averaged. Writes are atomic (a
+embeddings depend on: the model's identity, a digest of its text tower (weights and structure,
+:func:`module_fingerprint`; never a file's name, size or date, which can stay the same while
+the weights change), the tokenizer, the synonyms, the templates, the precision and whether
+templates were averaged. Writes are atomic (a
 temporary file in the same folder, then ``os.replace``), and each file carries the sha256 of
 its tensor bytes, so a torn or corrupt file is detected on load, logged, and recomputed.
 """
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
@@ -47,26 +50,37 @@ def file_identity(path: str | os.PathLike) -> str:
     return f'file:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}'
 
 
-def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+def _tensor_bytes(tensor: torch.Tensor) -> np.ndarray:
+    """The tensor's bytes as a uint8 array (a view where possible: hashed without a copy)."""
     flat = tensor.detach().cpu().contiguous().reshape(-1)
-    return flat.view(torch.uint8).numpy().tobytes()
+    return flat.view(torch.uint8).numpy()
 
 
 def module_fingerprint(module: torch.nn.Module, skip: Sequence[str] = ('visual',)) -> str:
-    """Hashes a module's state dict (names, dtypes, shapes, values) into a sha256 hex string.
+    """Hashes a module's weights and structure into a sha256 hex string.
+
+    Covers every state-dict entry (name, dtype, shape, bytes) and each submodule's class and
+    attention head count, so two models with equal weights but another activation (GELU vs
+    QuickGELU) or head split differ. ViT-B/16's text tower (63M parameters) takes ~0.5 s on
+    one CPU core, next to minutes to encode a vocabulary with 80 templates.
 
     Args:
         module: The model, e.g. an ``open_clip.CLIP``.
-        skip: State-dict entries with any of these dotted-name components are left out. The
-            default leaves out the image tower (``visual.*``), which text embeddings do not
-            depend on, so fine-tuning it keeps the cache valid.
+        skip: State-dict entries and submodules with any of these dotted-name components are
+            left out. The default leaves out the image tower (``visual.*``), which text
+            embeddings do not depend on, so fine-tuning it keeps the cache valid.
     """
     digest = hashlib.sha256()
+    skipped = set(skip)
     for name, tensor in sorted(module.state_dict().items()):
-        if set(name.split('.')) & set(skip):
+        if set(name.split('.')) & skipped:
             continue
         digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
         digest.update(_tensor_bytes(tensor))
+    for name, child in module.named_modules():
+        if not set(name.split('.')) & skipped:
+            digest.update(f'{name}:{type(child).__name__}:{getattr(child, "num_heads", "")}|'
+                          .encode())
     return digest.hexdigest()
 
 
@@ -178,9 +192,10 @@ class TextEmbeddingCache:
                 :func:`build_text_classifier`.
             model_id: Names the architecture, e.g. ``'ViT-B-16'``; default: the model's class
                 (enough with the default ``weights_id``, which also covers the shapes).
-            weights_id: Names the weights, e.g. ``'openai'`` or :func:`file_identity` of the
-                checkpoint; default: :func:`module_fingerprint` of the model (hashes the text
-                side of the weights in memory, which is always right but reads every weight).
+            weights_id: Names the weights; default: :func:`module_fingerprint` of the model
+                (hashes the text side of the weights in memory, which is always right). A
+                given id must change whenever the text weights do: a tag such as
+                ``'openai'`` does, :func:`file_identity` (path, size, mtime) does not always.
 
         Returns:
             float32 embeddings on the model's device, as :func:`build_text_classifier`.

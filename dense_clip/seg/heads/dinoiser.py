@@ -49,6 +49,7 @@ from dense_clip.models.dinoiser import (
 from dense_clip.models.proxy.base import read_weights
 from dense_clip.models.text import Vocabulary
 from dense_clip.registry import SEG_HEADS
+from dense_clip.utils.checkpoint import CheckpointError
 
 from ..steps.base import Prediction
 from .base import SegHead
@@ -124,11 +125,29 @@ class DINOiserHead(SegHead):
         if self.teacher is not None and hasattr(self.teacher, 'proxy'):
             self.teacher.proxy.init_weights()
         if self.checkpoint:
-            self.load_heads(read_weights(self.checkpoint))
+            self.load_heads(read_weights(self.checkpoint), source=str(self.checkpoint))
 
-    def load_heads(self, checkpoint: dict) -> None:
-        """Loads head weights from a checkpoint dict in the authors' layout or ours."""
-        missing, unexpected = self.load_state_dict(heads_state_dict(checkpoint), strict=False)
+    def load_heads(self, checkpoint: dict, source: str = 'the head checkpoint') -> None:
+        """Loads head weights from a checkpoint dict in the authors' layout or ours.
+
+        Raises:
+            CheckpointError: the heads were made for another backbone width or head size (the
+                message names ``source``, each head, and the widths on both sides).
+        """
+        heads = heads_state_dict(checkpoint)
+        expected = self.state_dict()
+        wrong = [f'{key} {tuple(heads[key].shape)} (here {tuple(expected[key].shape)})'
+                 for key in heads if key in expected and heads[key].shape != expected[key].shape]
+        if wrong:
+            made = tuple(heads['corr_head.conv.weight'].shape)
+            backbone = made[1] if len(made) == 4 else '?'
+            raise CheckpointError(
+                f'{source}: CLIP-DINOiser heads made for a {backbone}-wide CLIP backbone '
+                f'(correlation head weight {made}), but this model\'s CLIP ViT is '
+                f'{self.corr_head.conv.in_channels} wide with corr_dim {self.corr_dim} and '
+                f'kernel {self.corr_kernel}: {"; ".join(wrong)}. Use heads trained for this '
+                'backbone (ViT-B/16 is 768 wide)')
+        missing, unexpected = self.load_state_dict(heads, strict=False)
         if unexpected:
             raise KeyError(f'unexpected head keys {unexpected}')
 

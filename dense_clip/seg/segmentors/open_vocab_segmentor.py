@@ -42,7 +42,7 @@ from dense_clip.models.text import (
     build_vocabulary,
     get_templates,
 )
-from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component
+from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component, check_arguments
 
 from ..heads import SegHead
 from ..inference import (
@@ -147,6 +147,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
         text_cfg = _settings('text', text, _TEXT_DEFAULTS)
         test = InferenceSettings.from_cfg(test_cfg)
+        check_arguments(CLIPSource, clip, 'clip')
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
         self.clip_model = model.requires_grad_(False)
@@ -195,9 +196,14 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     # ----------------------------------------------------------------- weights and text
     def init_weights(self) -> None:
-        """Loads the pretrained CLIP weights named by ``clip`` and the head's own weights."""
+        """Loads the pretrained CLIP weights named by ``clip``, the head's own weights and
+        those of steps that own a model (e.g. SAM), so a wrong file fails before the first
+        image."""
         self.source.load_weights(self.clip_model)
         self.head.init_weights()
+        for step in self.steps:
+            if callable(getattr(step, 'init_weights', None)):
+                step.init_weights()
         self._text_embeddings.clear()
 
     def text_embeddings(self, vocabulary: Vocabulary) -> Tensor:
@@ -209,7 +215,8 @@ class OpenVocabSegmentor(BaseSegmentor):
             else:
                 embeddings = self.text_cache.get_or_build(
                     self.clip_model, self.tokenizer, vocabulary, self.templates,
-                    model_id=self.source.describe(), weights_id=self.source.identity())
+                    model_id=self.source.describe(),
+                    weights_id=self.source.identity(self.clip_model))
             self._text_embeddings[vocabulary] = embeddings.float()
         return self._text_embeddings[vocabulary]
 
@@ -394,6 +401,8 @@ class OpenVocabSegmentor(BaseSegmentor):
             pred = self._predict_top(store, image, meta, ctx, class_index, pixels)
         ctx.image = None
         ctx.dense = dense if self.mode == 'whole' else None
+        if any(s.needs_rgb for s in self.steps if s.stage == 'labels'):
+            ctx.rgb = self._rgb_image(image[:, :img_shape[0], :img_shape[1]], ori_shape)
         for step in self.steps:
             if step.stage == 'labels':
                 pred = step(pred, ctx)
@@ -409,6 +418,18 @@ class OpenVocabSegmentor(BaseSegmentor):
         chunks = class_chunks(class_index, max(_CHUNK_BYTES // (4 * pixels), 1))
         return stream_decision(chunk_scores, chunks, class_index, self.logit_scale,
                                ctx.vocabulary.num_classes, self.area_thresh, self.prob_thresh)
+
+    def _rgb_image(self, image: Tensor, size: tuple[int, int]) -> Tensor:
+        """The normalised (3, h, w) input as (H, W, 3) uint8 RGB at ``size`` (bilinear)."""
+        mean = getattr(self.data_preprocessor, 'mean', None)
+        std = getattr(self.data_preprocessor, 'std', None)
+        pixels = image.float()
+        if mean is not None and std is not None:
+            pixels = pixels * std.reshape(-1, 1, 1).to(pixels) + mean.reshape(-1, 1, 1).to(pixels)
+        if tuple(pixels.shape[-2:]) != tuple(size):
+            pixels = F.interpolate(pixels[None], size=size, mode='bilinear',
+                                   align_corners=False)[0]
+        return pixels.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
 
     def _forward(self, inputs: Tensor, data_samples: list | None = None) -> Tensor:
         """Raw scores (B, S, H, W) in the head's space (mmseg's tensor mode)."""

@@ -6,13 +6,15 @@ from .base import SCORE_SPACES, STAGES, Prediction, SegStep, StepContext, to_nam
 from .cls_reweight import ClsReweight
 from .cluster_vote import ClusterVote, cluster_vote, dbscan
 from .key_smoothing import KeySmoothing, key_smoothing
+from .mask_classify import MaskClassify
 from .pamr import NACLIP_DILATIONS, PAMR, PAPER_DILATIONS
 from .prompt_denoise import PromptDenoise, prompt_denoising
 from .renormalise import Renormalise
+from .sam_refine import SAMRefine
 
 __all__ = [
     'NACLIP_DILATIONS', 'PAPER_DILATIONS', 'SCORE_SPACES', 'STAGES',
-    'ClsReweight', 'ClusterVote', 'KeySmoothing', 'PAMR', 'Prediction', 'PromptDenoise',
-    'Renormalise', 'SegStep', 'StepContext',
+    'ClsReweight', 'ClusterVote', 'KeySmoothing', 'MaskClassify', 'PAMR', 'Prediction',
+    'PromptDenoise', 'Renormalise', 'SAMRefine', 'SegStep', 'StepContext',
     'cluster_vote', 'dbscan', 'key_smoothing', 'prompt_denoising', 'to_name_probs',
 ]

@@ -10,7 +10,8 @@ it needs from the dense pass, and changes one field of the :class:`Prediction`:
   (H, W) (PAMR's guide).
 * ``'labels'``: after the class probabilities ``probs`` (C, H, W) and ``labels`` (1, H, W) are
   final (synonyms reduced, area and probability thresholds applied); ``ctx.dense`` is the
-  whole-image pass in ``mode='whole'``, else None. In bounded-memory prediction
+  whole-image pass in ``mode='whole'``, else None; ``ctx.rgb`` is the image as (H, W, 3) uint8
+  RGB when a step asks for it (``needs_rgb``; SAM's input). In bounded-memory prediction
   (``test_cfg.probs='top'``) ``probs`` is (1, H, W), the probability of each pixel's class, with
   ``prob_sum``; only steps marked ``bounded_ok`` run there.
 
@@ -57,6 +58,8 @@ class StepContext:
         logit_scale: the segmentor's scale for 'cosine' scores.
         dense: the dense pass of this stage (see the module docstring), or None.
         image: (1, 3, H, W) normalised image at the scores' resolution ('image' stage), or None.
+        rgb: (H, W, 3) uint8 RGB image (0-255) at the labels' resolution ('labels' stage, for
+            steps with ``needs_rgb``), or None.
     """
 
     vocabulary: Vocabulary
@@ -64,6 +67,7 @@ class StepContext:
     logit_scale: float
     dense: DenseOutput | None = None
     image: Tensor | None = None
+    rgb: Tensor | None = None
 
 
 class SegStep(nn.Module):
@@ -75,6 +79,7 @@ class SegStep(nn.Module):
         needs_whole_image: the step reads ``ctx.dense`` at the 'labels' stage, which only a
             whole-image pass provides (``test_cfg.mode='whole'``).
         needs_extras: strategy side outputs it reads (``DenseOutput.extras`` keys).
+        needs_rgb: a 'labels' step that reads ``ctx.rgb`` (the un-normalised image).
         bounded_ok: the step also runs in bounded-memory prediction (``test_cfg.probs='top'``):
             an 'image' step that treats each class map on its own (it is called once per
             chunk of classes), a 'labels' step that reads only ``labels``, or ``probs`` as
@@ -85,6 +90,7 @@ class SegStep(nn.Module):
     request: DenseRequest = DenseRequest()
     needs_whole_image: bool = False
     needs_extras: tuple[str, ...] = ()
+    needs_rgb: bool = False
     bounded_ok: bool = False
 
     def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:

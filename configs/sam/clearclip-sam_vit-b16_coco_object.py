@@ -1,0 +1,4 @@
+# ClearCLIP on COCO-Object, refined by SAM ViT-B's masks: the method's config plus
+# one step (./_base_/sam_refine.py).
+_base_ = ['../clearclip/clearclip_vit-b16_coco_object.py', './_base_/sam_refine.py']
+model = dict(steps=_base_.model.steps + [_base_.sam_refine])

@@ -1,0 +1,4 @@
+# NACLIP (PAMR) on PASCAL Context 459, refined by SAM ViT-B's masks: the method's config plus
+# one step (./_base_/sam_refine.py).
+_base_ = ['../naclip/naclip_vit-b16_context459.py', './_base_/sam_refine.py']
+model = dict(steps=_base_.model.steps + [_base_.sam_refine])

@@ -1,0 +1,12 @@
+# Trident on ADE20K 847: YuHengsss/Trident configs/cfg_ade847.py.
+# Test resize: short side 448.
+_base_ = [
+    './_base_/trident_vit-b16.py',
+    '../_base_/datasets/ov_ade847.py',
+    '../_base_/default_runtime_seg.py',
+]
+test_pipeline = [
+    dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

@@ -1,0 +1,13 @@
+# Trident on COCO-Object: YuHengsss/Trident configs/cfg_coco_object.py: prob_thd=0.25.
+# Test resize: short side 448.
+_base_ = [
+    './_base_/trident_vit-b16.py',
+    '../_base_/datasets/ov_coco_object.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(prob_thresh=0.25)
+test_pipeline = [
+    dict(t, scale=(2048, 448)) if t.type == 'Resize' else t for t in _base_.test_pipeline
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader
