@@ -142,3 +142,23 @@ def test_bfloat16_dense_encoder_uses_the_fast_blocks_and_stays_close(monkeypatch
     cosine = F.cosine_similarity(bf16.dense.float(), reference.dense, dim=1)
     assert cosine.min().item() > 0.99
     assert (bf16.ffn_inputs[1].float() - reference.ffn_inputs[1]).abs().max().item() < 0.1
+
+
+def test_text_encoding_drops_its_packed_weights():
+    import open_clip
+
+    from dense_clip.models.clip import packed_linear
+    from dense_clip.models.text import build_text_classifier, text_encoder_for
+
+    model = copy.deepcopy(tiny_clip_vit()).to(torch.bfloat16)
+    tokenizer = open_clip.get_tokenizer('ViT-B-16')
+    text_ids = {id(p) for p in model.transformer.parameters()}
+    encoder = text_encoder_for(model)
+    with torch.no_grad():
+        encoder(tokenizer(['a photo of a cat.']))
+    if packed_linear.packed_linear_available():
+        assert any(key[0] in text_ids for key in packed_linear._PACKED)
+    encoder.release()
+    assert not any(key[0] in text_ids for key in packed_linear._PACKED)
+    build_text_classifier(model, tokenizer, ['cat', 'dog'], ['a photo of a {}.'])
+    assert not any(key[0] in text_ids for key in packed_linear._PACKED)

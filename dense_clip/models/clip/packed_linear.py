@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['QUICK_GELU_ALPHA', 'linear', 'packed_linear_available', 'quick_gelu_mlp']
+__all__ = ['QUICK_GELU_ALPHA', 'forget_packed', 'linear', 'packed_linear_available',
+           'quick_gelu_mlp']
 
 # (id(weight tensor), scale) -> ((data_ptr, version, shape), packed weight); dropped with the
 # tensor
@@ -58,6 +60,16 @@ def _packed(weight: Tensor, rows: int, scale: float = 1.0) -> Tensor:
         hit = (stamp, torch.ops.mkldnn._reorder_linear_weight(source, rows))
         _PACKED[key] = hit
     return hit[1]
+
+
+def forget_packed(weights: Iterable[Tensor]) -> int:
+    """Drops the packed copies of ``weights`` (e.g. a text tower's, once its classes are
+    encoded); they are packed again if used again. Returns how many copies were dropped."""
+    ids = {id(w) for w in weights}
+    stale = [key for key in _PACKED if key[0] in ids]
+    for key in stale:
+        del _PACKED[key]
+    return len(stale)
 
 
 def _use_packed(x: Tensor, weight: Tensor) -> bool:

@@ -131,6 +131,7 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
             batch = tokens[order[start:start + batch_size]].to(device)
             chunks.append(F.normalize(encoder(batch).float(), dim=-1))
             progress.update(len(batch))
+    encoder.release()
     sorted_embeddings = torch.cat(chunks)
     embeddings = torch.empty_like(sorted_embeddings)
     embeddings[order.to(device)] = sorted_embeddings

@@ -31,6 +31,7 @@ from open_clip.transformer import TextTransformer
 from torch import Tensor, nn
 
 from dense_clip.models.clip.ops import run_block, use_fast_block
+from dense_clip.models.clip.packed_linear import forget_packed
 
 __all__ = ['TextEncoder', 'eot_positions', 'text_encoder_for']
 
@@ -152,6 +153,12 @@ class TextEncoder:
         if self._parts is None:
             return self.model.encode_text(tokens)
         return self._encode_trimmed(tokens)
+
+    def release(self) -> None:
+        """Drops the bfloat16 packed copies of the text tower's weights (encoding is done once
+        per vocabulary; the image tower keeps its own)."""
+        if self._parts is not None:
+            forget_packed(self._parts.transformer.parameters())
 
     def _encode_trimmed(self, tokens: Tensor) -> Tensor:
         """``model.encode_text(tokens)`` computed on the first max(EOT) + 1 tokens only
