@@ -315,7 +315,7 @@ def markdown(run: dict) -> str:
                 f"{'x'.join(map(str, r['seg_logits']))} | {r['images_per_s']:.3g} | "
                 + (f"{flops / 1e9:.3g} | {rate:.3g} | {tower_rate:.3g} | {peak:.0f} | "
                    f"{100 * rate / peak:.0f}%, {100 * tower_rate / peak:.0f}% | "
-                   if flops else '- | - | - | - | - | ')
+                   if flops else f'- | - | - | {peak:.0f} | - | ')
                 + f"{r['peak_memory_mb']:,.0f} |")
         lines.append('')
     return '\n'.join(lines)

@@ -7,10 +7,11 @@ working resolution and its labels come back at the image's own size.
   configs: short side 336, 448 or 560, long side at most 2048); otherwise (configs for the
   64 px synthetic scenes) a keep-ratio resize to a short side of the CLIP's input size (64 px
   for the embedded CLIP, 224 for ViT-B/16), long side at most 2048.
-* Labels: the scores are resized bilinearly to the image's size, as in evaluation. When one
-  score map of every class name at that size would exceed :data:`MAX_PROBS_MB`, the decision
-  is streamed over chunks of classes (``test_cfg.probs='auto'``), so memory stays bounded and
-  ``SegmentationResult.probs`` holds only the probability of each pixel's class.
+* Labels: the scores are resized bilinearly to the image's size, as in evaluation. When the
+  class names' score maps at that size would take more than :data:`MAX_PROBS_MB` (names x
+  pixels x 4 bytes), the decision is streamed over chunks of classes (``test_cfg.probs='auto'``),
+  so memory stays bounded and ``SegmentationResult.probs`` holds only the probability of each
+  pixel's class.
 """
 
 from __future__ import annotations
