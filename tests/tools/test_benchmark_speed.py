@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from dense_clip.utils.speed_report import write_readme
 from tests.conftest import REPO
 
 CONFIG = str(REPO / 'configs' / 'synthetic' / 'maskclip_tiny-clip_synthetic.py')
@@ -63,7 +64,7 @@ def test_tool_writes_json_markdown_and_the_readme_block(bench, tmp_path, tool_en
     assert '| 72x64 | fp32 | 25 (54) |' in table and 'load average' in table
     readme = tmp_path / 'README.md'
     readme.write_text('# x\n\n<!-- speed:benchmark -->\nold\n<!-- /speed:benchmark -->\nend\n')
-    bench.write_readme(readme, [str(out / 'smoke.json')])
+    write_readme(readme, [str(out / 'smoke.json')])
     text = readme.read_text()
     assert '**Smoke**' in text and 'old' not in text and text.endswith('end\n')
     assert '| 72x64 | fp32 |' in text
