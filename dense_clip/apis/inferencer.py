@@ -1,4 +1,18 @@
-"""Single-image open-vocabulary segmentation from a config, outside the Runner."""
+"""Single-image open-vocabulary segmentation from a config, outside the Runner.
+
+Photos of any size work with any config, by one rule: an image is segmented at the model's
+working resolution and its labels come back at the image's own size.
+
+* Working resolution: the config's test-pipeline resize when it has one (the benchmark
+  configs: short side 336, 448 or 560, long side at most 2048); otherwise (configs for the
+  64 px synthetic scenes) a keep-ratio resize to a short side of the CLIP's input size (64 px
+  for the embedded CLIP, 224 for ViT-B/16), long side at most 2048.
+* Labels: the scores are resized bilinearly to the image's size, as in evaluation. When the
+  class names' score maps at that size would take more than :data:`MAX_PROBS_MB` (names x
+  pixels x 4 bytes), the decision is streamed over chunks of classes (``test_cfg.probs='auto'``),
+  so memory stays bounded and ``SegmentationResult.probs`` holds only the probability of each
+  pixel's class.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +29,12 @@ from mmengine.utils import import_modules_from_strings
 
 from dense_clip.engine.config import apply_dataset_vocabulary, read_config
 
-__all__ = ['SegmentationInferencer', 'SegmentationResult']
+__all__ = ['MAX_PROBS_MB', 'SegmentationInferencer', 'SegmentationResult', 'working_resize']
+
+# The largest per-name score map (MB) kept at the image's size; larger images stream classes.
+MAX_PROBS_MB = 256
+# The long-side cap of the working resolution (the benchmark configs' Resize scale).
+MAX_LONG_SIDE = 2048
 
 
 @dataclass
@@ -25,7 +44,8 @@ class SegmentationResult:
     Attributes:
         image_rgb: ``(H, W, 3)`` uint8 RGB, the image as loaded.
         labels: ``(H, W)`` int64 class indices into ``class_names``.
-        probs: ``(C, H, W)`` float32 class probabilities.
+        probs: ``(C, H, W)`` float32 class probabilities, or ``(1, H, W)``, the probability of
+            each pixel's class, for images too large for every class's map (module docstring).
         class_names: one name per class.
     """
 
@@ -51,6 +71,20 @@ class SegmentationResult:
         return ['class', 'pixels (%)'], rows
 
 
+def working_resize(model: Any) -> dict:
+    """The resize step for configs without one: short side = the CLIP's input size.
+
+    Args:
+        model: The segmentor (its ``encoder.visual.image_size`` is read; 224 if absent).
+
+    Returns:
+        An mmseg ``Resize`` config (keep ratio; long side at most :data:`MAX_LONG_SIDE`).
+    """
+    size = getattr(getattr(getattr(model, 'encoder', None), 'visual', None), 'image_size', 224)
+    side = int(min(size) if isinstance(size, (tuple, list)) else size)
+    return dict(type='Resize', scale=(MAX_LONG_SIDE, side), keep_ratio=True)
+
+
 class SegmentationInferencer:
     """Builds a segmentation config's model once and segments images with any vocabulary.
 
@@ -74,11 +108,17 @@ class SegmentationInferencer:
         model_cfg = copy.deepcopy(cfg.model)
         if clip is not None:
             model_cfg.clip = {k: v for k, v in clip.items() if v is not None}
+        test_cfg = model_cfg.get('test_cfg') or {}
+        if test_cfg.get('probs', 'full') == 'full':
+            model_cfg.test_cfg = dict(test_cfg, probs='auto', max_probs_mb=min(
+                test_cfg.get('max_probs_mb', MAX_PROBS_MB), MAX_PROBS_MB))
         self.model = MODELS.build(model_cfg)
         self.model.init_weights()
         self.model.to(device).eval()
         steps = [copy.deepcopy(s) for s in cfg.test_pipeline if 'Annotations' not in s['type']]
         steps[0] = dict(type='LoadImageChecked')  # clear errors, documented conversions
+        if not any('Resize' in step['type'] for step in steps):
+            steps.insert(1, working_resize(self.model))
         self.pipeline = Compose(steps)
 
     @torch.no_grad()

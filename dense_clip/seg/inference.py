@@ -8,16 +8,21 @@ then optional area and probability thresholds that hand pixels to class 0.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 
 from dense_clip.models.text import reduce_synonyms
 
 __all__ = [
+    'check_whole_image_tokens',
+    'choose_probs_mode',
     'finalise_prediction',
     'pad_to_multiple',
+    'pad_windows',
     'slide_logits',
     'window_grid',
 ]
@@ -57,6 +62,102 @@ def pad_to_multiple(images: torch.Tensor,
     if any(padding):
         images = F.pad(images, padding)
     return images, padding
+
+
+def pad_windows(windows: torch.Tensor, mode: str, patch: tuple[int, int],
+                pad_value: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Pads ``(N, 3, h, w)`` windows for a patch size, as ``test_cfg.patch_remainder`` says.
+
+    Args:
+        windows: Normalised windows.
+        mode: 'drop' (no padding), 'pad' (:func:`pad_to_multiple`, ClearCLIP) or
+            'pad_stretch' (CLIP-DINOiser: ``pad_value`` pixels at the right and bottom).
+        patch: (ph, pw).
+        pad_value: A black pixel after normalisation, (1, 3, 1, 1) or a number.
+
+    Returns:
+        The windows and the padding ``(left, right, top, bottom)``.
+    """
+    if mode == 'pad':
+        return pad_to_multiple(windows, patch)
+    if mode == 'pad_stretch':
+        (ph, pw), (h, w) = patch, windows.shape[-2:]
+        padding = (0, (-w) % pw, 0, (-h) % ph)
+        if any(padding):
+            padded = windows.new_empty(*windows.shape[:2], h + padding[3], w + padding[1])
+            padded[:] = torch.as_tensor(pad_value, dtype=windows.dtype, device=windows.device)
+            padded[..., :h, :w] = windows
+            windows = padded
+        return windows, padding
+    return windows, (0, 0, 0, 0)
+
+
+def check_whole_image_tokens(height: int, width: int, patch: tuple[int, int], remainder: str,
+                             max_tokens: int, heads: int | None = None) -> int:
+    """Refuses a whole-image pass whose patch grid exceeds ``max_tokens``, before encoding.
+
+    Args:
+        height, width: The image's size in pixels.
+        patch: (ph, pw) pixels per token (32 for CLIP ResNets).
+        remainder: ``test_cfg.patch_remainder`` ('drop' rounds the grid down, else up).
+        max_tokens: The limit (``test_cfg.max_tokens``).
+        heads: Attention heads (ViT), to say how much memory one attention map would take.
+
+    Returns:
+        The number of tokens (grid cells).
+
+    Raises:
+        ValueError: Over the limit; the message gives the size, the grid, the limit and the fixes.
+    """
+    (ph, pw) = patch
+    if remainder == 'drop':
+        grid = (height // ph, width // pw)
+    else:
+        grid = (-(-height // ph), -(-width // pw))
+    tokens = grid[0] * grid[1]
+    if tokens <= max_tokens:
+        return tokens
+    need = ''
+    if heads is not None:
+        need = (f'; one attention map over them is {heads} heads x {tokens:,}^2 floats = '
+                f'{heads * tokens ** 2 * 4 / 2 ** 30:,.1f} GiB')
+    raise ValueError(
+        f'whole-image inference of a {width}x{height} image makes a {grid[0]}x{grid[1]} patch '
+        f'grid ({tokens:,} tokens, patch {ph}), over the limit test_cfg.max_tokens='
+        f'{max_tokens:,}{need}. Resize the image first (a Resize step in the test pipeline; '
+        "tools/demo.py resizes photos itself), use test_cfg.mode='slide', or raise "
+        'test_cfg.max_tokens')
+
+
+def choose_probs_mode(mode: str, num_names: int, pixels: int, max_mb: float, size: str) -> str:
+    """Resolves ``test_cfg.probs`` for one image: 'full' or 'top'.
+
+    Args:
+        mode: 'full', 'top' or 'auto'.
+        num_names: S, class names scored.
+        pixels: Pixels of the largest per-name map (network input or original size).
+        max_mb: ``test_cfg.max_probs_mb``: the largest (S, H, W) float32 map 'full' may hold.
+        size: The image's size for messages, e.g. '4000x3000'.
+
+    Raises:
+        ValueError: 'full' over the limit (the message gives the fixes).
+    """
+    if mode == 'top':
+        return 'top'
+    need_mb = num_names * pixels * 4 / 2 ** 20
+    if need_mb <= max_mb:
+        return 'full'
+    if mode == 'auto':
+        print_log(f'{size} image, {num_names} class names: the scores of every class would '
+                  f'take {need_mb:,.1f} MB per map (> test_cfg.max_probs_mb={max_mb:g}), so '
+                  "seg_logits keeps each pixel's top-class probability only (probs='top')",
+                  logger='current', level=logging.INFO)
+        return 'top'
+    raise ValueError(
+        f'a {size} image with {num_names} class names needs {need_mb:,.1f} MB per '
+        f'full-resolution score map, over test_cfg.max_probs_mb={max_mb:g}. Set '
+        "test_cfg.probs='top' (or 'auto') to keep only each pixel's top-class probability, "
+        'computed in bounded memory, or resize the image')
 
 
 def slide_logits(
@@ -122,10 +223,10 @@ def finalise_prediction(
                          f'{class_index.numel()} names over {num_classes} classes')
     probs = reduce_synonyms(name_probs[None], class_index)[0].clone()
     if area_thresh is not None:
-        labels = probs.argmax(dim=0)
+        labels = probs.max(dim=0).indices  # the first maximum, as argmax (one pass for both)
         areas = torch.stack([(labels == c).sum() for c in range(1, num_classes)]).float()
         keep = (areas > area_thresh * areas.sum()).float()
         probs[1:] = probs[1:] * keep[:, None, None]
-    labels = probs.argmax(dim=0, keepdim=True)
-    labels[probs.max(dim=0, keepdim=True).values < prob_thresh] = 0
+    top, labels = probs.max(dim=0, keepdim=True)
+    labels[top < prob_thresh] = 0
     return probs, labels

@@ -19,6 +19,7 @@ import dense_clip.models.text.cache as cache_module
 from dense_clip.models.text import (
     TEMPLATE_SETS,
     TextEmbeddingCache,
+    TextEncoder,
     Vocabulary,
     available_classnames,
     build_text_classifier,
@@ -247,7 +248,10 @@ def test_truncation_warning_names_the_long_class(tiny_clip, tokenizer):
 # --- cache -----------------------------------------------------------------------------------
 
 def build_cached(cache, model, tokenizer, vocab, templates=TEMPLATES):
-    with mock.patch.object(model, 'encode_text', wraps=model.encode_text) as encode:
+    """The cache's result and how many text-tower batches ran (spied on the encoder, so that
+    patching ``model.encode_text`` does not switch off the end-of-text shortcut)."""
+    with mock.patch.object(TextEncoder, '__call__', autospec=True,
+                           side_effect=TextEncoder.__call__) as encode:
         out = cache.get_or_build(model, tokenizer, vocab, templates, model_id='tiny')
     return out, encode.call_count
 

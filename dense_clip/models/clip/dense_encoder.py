@@ -8,6 +8,11 @@ and (c) return, from the same single pass, whatever side outputs its consumers a
 :class:`DenseRequest` (intermediate block outputs, block inputs, the FFN input of a block, the
 last block's q/k/v). Segmentation heads, post-steps, detection's region encoder and SAM mask
 pooling all read the resulting :class:`DenseOutput`; none of them hooks into CLIP.
+
+Blocks the strategy does not change run as open_clip's own blocks in float32 (their
+``nn.MultiheadAttention`` takes PyTorch's fused inference kernel; the float32 results stay
+bit-exact), and in bfloat16 through ``ops.run_block``: one ``F.scaled_dot_product_attention`` call
+on views of the packed q, k, v projection, weights in oneDNN's layout (``packed_linear``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torch import Tensor, nn
 
 from .dense_pass import DenseOutput, DenseRequest
 from .last_block import LastBlockStrategy, Vanilla, build_last_block
-from .ops import attnpool_global, project_qkv, vanilla_cls_token
+from .ops import attnpool_global, project_qkv, run_block, use_fast_block, vanilla_cls_token
 
 PosEmbedInterp = Literal['size', 'authors']
 POS_EMBED_INTERP_MODES = ('size', 'authors')
@@ -98,6 +103,20 @@ def _run_block_with_ffn_input(block: nn.Module, x: Tensor,
     mid = x + block.ls_1(block.attention(q_x=block.ln_1(x)))
     ffn_input = block.ln_2(mid)
     return mid + block.ls_2(block.mlp(ffn_input)), ffn_input
+
+
+def _run_unchanged_block(block: nn.Module, x: Tensor, batch_first: bool,
+                         keep_ffn_input: bool) -> tuple[Tensor, Tensor | None]:
+    """A block the strategy does not change: :func:`run_block` (fused attention, packed
+    bfloat16 weights) where :func:`use_fast_block` says so, else the block's own modules.
+    (B, N, C) -> (output, FFN input or None)."""
+    if batch_first and use_fast_block(block, x):
+        return run_block(block, x, keep_ffn_input=keep_ffn_input)
+    if keep_ffn_input:
+        return _run_block_with_ffn_input(block, x, batch_first)
+    if batch_first:
+        return block(x), None
+    return block(x.transpose(0, 1)).transpose(0, 1), None  # older towers run (N, B, C)
 
 
 class CLIPDenseEncoder(nn.Module):
@@ -264,21 +283,16 @@ class CLIPDenseEncoder(nn.Module):
         for i, block in enumerate(resblocks[:-1]):
             for key in want_in.get(i, ()):
                 out.block_inputs[key] = x
-            if i in want_ffn:
-                x, ffn_input = _run_block_with_ffn_input(block, x, batch_first)
-                for key in want_ffn[i]:
-                    out.ffn_inputs[key] = ffn_input
-            elif batch_first:
-                x = block(x)
-            else:  # older towers run (N, B, C)
-                x = block(x.transpose(0, 1)).transpose(0, 1)
+            x, ffn_input = _run_unchanged_block(block, x, batch_first, i in want_ffn)
+            for key in want_ffn.get(i, ()):
+                out.ffn_inputs[key] = ffn_input
             for key in want_out.get(i, ()):
                 out.blocks[key] = x
         last = resblocks[-1]
         for key in want_in.get(n - 1, ()):
             out.block_inputs[key] = x
         if n - 1 in want_ffn:
-            ffn_input = _run_block_with_ffn_input(last, x, batch_first)[1]
+            ffn_input = _run_unchanged_block(last, x, batch_first, True)[1]
             for key in want_ffn[n - 1]:
                 out.ffn_inputs[key] = ffn_input
         if request.last_qkv:

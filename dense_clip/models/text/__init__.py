@@ -4,6 +4,7 @@ on-disk cache."""
 from .cache import TextEmbeddingCache, default_cache_dir, file_identity, module_fingerprint
 from .classifier import build_text_classifier, merge_synonyms, reduce_synonyms
 from .templates import MASKCLIP_TEMPLATES, OPENAI_IMAGENET_TEMPLATES, TEMPLATE_SETS, get_templates
+from .text_tower import TextEncoder, text_encoder_for
 from .vocabulary import (
     CLASSNAMES_DIR,
     Vocabulary,
@@ -18,6 +19,7 @@ __all__ = [
     'OPENAI_IMAGENET_TEMPLATES',
     'TEMPLATE_SETS',
     'TextEmbeddingCache',
+    'TextEncoder',
     'Vocabulary',
     'available_classnames',
     'build_text_classifier',
@@ -29,4 +31,5 @@ __all__ = [
     'merge_synonyms',
     'module_fingerprint',
     'reduce_synonyms',
+    'text_encoder_for',
 ]

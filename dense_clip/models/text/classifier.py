@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from dense_clip.utils.progress import Progress
 
 from .templates import get_templates
+from .text_tower import text_encoder_for
 from .vocabulary import Vocabulary, build_vocabulary
 
 __all__ = [
@@ -81,7 +82,10 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
     """Embeds every synonym of a vocabulary with a prompt ensemble.
 
     A pure function of its inputs: the model is neither moved nor switched to eval mode (put
-    it in eval mode first if its text tower has dropout).
+    it in eval mode first if its text tower has dropout). Prompts are encoded in order of
+    length, each batch only up to its last end-of-text token where that is exact for the
+    model's text tower (causal, pooled at the EOT: see :mod:`.text_tower`); the embeddings
+    equal the full-length ones to float rounding. A bfloat16 model encodes in bfloat16.
 
     Args:
         model: Anything with ``encode_text(tokens (N, L) int64) -> (N, D)``, e.g. an
@@ -91,7 +95,7 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
             ``open_clip.get_tokenizer('ViT-B-16')``.
         vocabulary: anything :func:`build_vocabulary` accepts.
         templates: A template set name or templates with one ``{}`` (see :func:`get_templates`).
-        batch_size: Prompts per ``encode_text`` call.
+        batch_size: Prompts per text-tower call.
         average_templates: If False, keep one normalised embedding per template (CAT-Seg's
             cost volume keeps the template axis).
 
@@ -117,14 +121,21 @@ def build_text_classifier(model: Any, tokenizer: Tokenizer,
     _warn_truncation(tokenizer, prompts, tokens, vocabulary, len(templates))
 
     device = model_device(model)
+    encoder = text_encoder_for(model)
+    # Prompts sorted by length, so that each batch runs only as far as its longest prompt.
+    order = torch.argsort(encoder.positions(tokens), stable=True)
     chunks = []
     with Progress(len(prompts), 'text encoding', unit='prompt',
                   delay=_PROGRESS_DELAY_S) as progress:
         for start in range(0, len(prompts), batch_size):
-            batch = tokens[start:start + batch_size].to(device)
-            chunks.append(F.normalize(model.encode_text(batch).float(), dim=-1))
+            batch = tokens[order[start:start + batch_size]].to(device)
+            chunks.append(F.normalize(encoder(batch).float(), dim=-1))
             progress.update(len(batch))
-    embeddings = torch.cat(chunks).view(len(synonyms), len(templates), -1)
+    encoder.release()
+    sorted_embeddings = torch.cat(chunks)
+    embeddings = torch.empty_like(sorted_embeddings)
+    embeddings[order.to(device)] = sorted_embeddings
+    embeddings = embeddings.view(len(synonyms), len(templates), -1)
     if not average_templates:
         return embeddings
     return F.normalize(embeddings.mean(dim=1), dim=-1)

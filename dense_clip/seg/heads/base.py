@@ -9,6 +9,8 @@ which the segmentor calls once after building the tower.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from dense_clip.models.clip import CLIPDenseEncoder, DenseOutput, DenseRequest
@@ -45,6 +47,17 @@ class SegHead(nn.Module):
             ``Prediction`` with ``scores`` (N, S, h, w) on ``dense.grid`` and their ``space``.
         """
         raise NotImplementedError
+
+    def lazy_scores(self, dense: DenseOutput, text: Tensor, vocabulary: Vocabulary) -> Any:
+        """Scores to be computed later, a range of names at a time, or None.
+
+        Bounded-memory prediction keeps every window's scores until the end; a head whose
+        scores for names ``start:end`` can be recomputed from something smaller than (N, S, h, w)
+        returns an object with ``space``, ``shape`` (N, S, h, w), ``nbytes`` and
+        ``channels(start, end) -> (N, end - start, h, w)``, equal to ``forward``'s scores of
+        those names. Default: None (the scores themselves are kept).
+        """
+        return None
 
     def init_weights(self) -> None:
         """Loads the head's own weights (a checkpoint named in its config). Default: nothing."""

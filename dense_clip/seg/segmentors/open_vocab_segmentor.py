@@ -45,8 +45,17 @@ from dense_clip.models.text import (
 from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component, check_arguments
 
 from ..heads import SegHead
-from ..inference import finalise_prediction, pad_to_multiple, slide_logits
+from ..inference import (
+    check_whole_image_tokens,
+    choose_probs_mode,
+    finalise_prediction,
+    pad_windows,
+    window_grid,
+)
 from ..steps import Prediction, SegStep, StepContext, to_name_probs
+from ..top_class import class_chunks, stream_decision
+from ..window_store import ComputedScores, WindowStore, upsample_window_scores
+from .inference_settings import InferenceSettings
 
 __all__ = ['OpenVocabSegmentor', 'WindowScores']
 
@@ -56,10 +65,8 @@ CLIP_STD = [68.501, 66.632, 70.323]
 
 _ENCODER_DEFAULTS = dict(last_block='vanilla', pos_embed_interp='size')
 _TEXT_DEFAULTS = dict(vocabulary=None, templates='openai_imagenet', cache_dir=None)
-_TEST_DEFAULTS = dict(mode='slide', crop_size=224, stride=112, windows_per_batch=4,
-                      patch_remainder='drop')
-MODES = ('slide', 'whole')
-PATCH_REMAINDERS = ('drop', 'pad', 'pad_stretch')
+# In 'top' mode, each chunk of class names is rendered in about this many bytes per map.
+_CHUNK_BYTES = 128 << 20
 
 
 def _settings(group: str, given: dict | None, defaults: dict) -> dict:
@@ -69,10 +76,6 @@ def _settings(group: str, given: dict | None, defaults: dict) -> dict:
     if unknown:
         raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
     return {**defaults, **given}
-
-
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
 
 
 class WindowScores(NamedTuple):
@@ -110,13 +113,10 @@ class OpenVocabSegmentor(BaseSegmentor):
         prob_thresh: pixels whose top class probability is below it become class 0.
         area_thresh: classes covering at most this fraction of the predicted foreground become
             background (SCLIP's ``area_thd``); None disables it.
-        test_cfg: ``mode`` ('slide' or 'whole'), ``crop_size`` and ``stride`` of the windows,
-            ``windows_per_batch`` (windows encoded in one pass) and ``patch_remainder`` for
-            sizes that are not a multiple of the patch: 'drop' (NACLIP: the patch conv drops the
-            remainder, the smaller grid is upsampled over the whole window), 'pad' (ClearCLIP:
-            zero-pad the normalised window evenly on both sides, crop the scores back) or
-            'pad_stretch' (CLIP-DINOiser: pad black pixels at the right and bottom, resize the
-            padded grid's scores over the unpadded window).
+        test_cfg: how an image becomes a prediction: ``mode`` ('slide' or 'whole'),
+            ``crop_size``, ``stride``, ``windows_per_batch``, ``patch_remainder``, ``probs``
+            ('full', 'top' or 'auto'), ``max_probs_mb``, ``max_tokens``; see
+            :class:`InferenceSettings`.
         train_cfg: unused (mmseg's signature).
         data_preprocessor: mmseg data preprocessor; defaults to CLIP's normalisation.
         init_cfg: unused (weights come from ``clip`` and the head's own settings).
@@ -146,12 +146,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
         text_cfg = _settings('text', text, _TEXT_DEFAULTS)
-        test = _settings('test_cfg', test_cfg, _TEST_DEFAULTS)
-        if test['mode'] not in MODES:
-            raise ValueError(f"test_cfg.mode must be one of {MODES}, got {test['mode']!r}")
-        if test['patch_remainder'] not in PATCH_REMAINDERS:
-            raise ValueError(f'test_cfg.patch_remainder must be one of {PATCH_REMAINDERS}, '
-                             f"got {test['patch_remainder']!r}")
+        test = InferenceSettings.from_cfg(test_cfg)
         check_arguments(CLIPSource, clip, 'clip')
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
@@ -172,10 +167,10 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.logit_scale = float(logit_scale)
         self.prob_thresh = float(prob_thresh)
         self.area_thresh = area_thresh
-        self.mode = test['mode']
-        self.crop_size, self.stride = _pair(test['crop_size']), _pair(test['stride'])
-        self.windows_per_batch = max(int(test['windows_per_batch']), 1)
-        self.patch_remainder = test['patch_remainder']
+        self.settings = test
+        self.mode, self.patch_remainder = test.mode, test.patch_remainder
+        self.crop_size, self.stride = test.crop_size, test.stride
+        self.windows_per_batch = test.windows_per_batch
         self.request = DenseRequest.combine(
             [self.head.request] + [s.request for s in self.steps if s.stage == 'window'])
         self._check_steps()
@@ -246,22 +241,6 @@ class OpenVocabSegmentor(BaseSegmentor):
             return 0.0
         return (-mean / std).reshape(1, -1, 1, 1)
 
-    def _pad_windows(self, windows: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
-        """Pads windows as ``patch_remainder`` says; returns them and (left, right, top, bottom)."""
-        if self.patch_remainder == 'pad':
-            return pad_to_multiple(windows, self.encoder.patch_size)
-        if self.patch_remainder == 'pad_stretch':
-            (ph, pw), (h, w) = self.encoder.patch_size, windows.shape[-2:]
-            padding = (0, (-w) % pw, 0, (-h) % ph)
-            if any(padding):
-                padded = windows.new_empty(*windows.shape[:2], h + padding[3], w + padding[1])
-                padded[:] = torch.as_tensor(self._pad_value(), dtype=windows.dtype,
-                                            device=windows.device)
-                padded[..., :h, :w] = windows
-                windows = padded
-            return windows, padding
-        return windows, (0, 0, 0, 0)
-
     def window_scores(self, windows: Tensor, vocabulary: Vocabulary | Any = None,
                       upsample: bool = True) -> WindowScores:
         """Per-name scores of a batch of windows, after the head and the window steps.
@@ -280,28 +259,69 @@ class OpenVocabSegmentor(BaseSegmentor):
                                         else {'vocabulary': vocabulary})
         return self._window_scores(windows, self._context(vocabulary), upsample)
 
-    def _window_scores(self, windows: Tensor, ctx: StepContext,
-                       upsample: bool = True) -> WindowScores:
-        height, width = windows.shape[-2:]
-        padded, padding = self._pad_windows(windows)
+    def _window_grid(self, windows: Tensor, ctx: StepContext,
+                     lazy: bool = False) -> tuple[Prediction, DenseOutput, tuple, tuple]:
+        """Head and window steps on the patch grid: (prediction, pass, padded size, padding).
+
+        ``lazy`` (no window steps): the prediction's scores may be the head's lazy scores."""
+        padded, padding = pad_windows(windows, self.patch_remainder, self.encoder.patch_size,
+                                      self._pad_value())
         dtype = next(self.clip_model.parameters()).dtype
         dense = self.encoder(padded.to(dtype), request=self.request)
+        scores = self.head.lazy_scores(dense, ctx.text, ctx.vocabulary) if lazy else None
+        if scores is not None:
+            return (Prediction(scores=scores, space=scores.space), dense,
+                    tuple(padded.shape[-2:]), padding)
         pred = self.head(dense, ctx.text, ctx.vocabulary)
         ctx.dense = dense
         for step in self.steps:
             if step.stage == 'window':
                 pred = step(pred, ctx)
         ctx.dense = None
+        return pred, dense, tuple(padded.shape[-2:]), padding
+
+    def _window_scores(self, windows: Tensor, ctx: StepContext,
+                       upsample: bool = True) -> WindowScores:
+        pred, dense, padded_size, padding = self._window_grid(windows, ctx)
         scores = pred.scores
-        if upsample and self.patch_remainder == 'pad_stretch':  # padded grid over the window
-            scores = F.interpolate(scores, size=(height, width), mode='bilinear',
-                                   align_corners=False)
-        elif upsample:
-            scores = F.interpolate(scores, size=padded.shape[-2:], mode='bilinear',
-                                   align_corners=False)
-            left, _, top, _ = padding
-            scores = scores[..., top:top + height, left:left + width]
+        if upsample:
+            scores = upsample_window_scores(scores, tuple(windows.shape[-2:]), padded_size,
+                                            padding, self.patch_remainder == 'pad_stretch')
         return WindowScores(scores, pred.space, dense)
+
+    def _collect(self, image: Tensor, ctx: StepContext,
+                 lazy: bool = False) -> tuple[WindowStore, DenseOutput]:
+        """Runs every window (or the whole image) of one (1, 3, H, W) image, keeping the
+        patch-grid scores (lazily where the head can and no window step runs); returns them
+        and the last pass."""
+        lazy = lazy and not any(step.stage == 'window' for step in self.steps)
+        height, width = image.shape[-2:]
+        store = WindowStore(height, width, stretch=self.patch_remainder == 'pad_stretch')
+        if self.mode == 'whole':
+            heads = (self.encoder.visual.transformer.resblocks[-1].attn.num_heads
+                     if self.encoder.arch == 'vit' else None)
+            check_whole_image_tokens(height, width, self.encoder.patch_size,
+                                     self.patch_remainder, self.settings.max_tokens, heads)
+            batches = [[(0, height, 0, width)]]
+        else:
+            boxes = window_grid(height, width, self.crop_size, self.stride)
+            step = self.windows_per_batch
+            batches = [boxes[i:i + step] for i in range(0, len(boxes), step)]
+        dense = None
+        for boxes in batches:
+            windows = torch.cat([image[..., y1:y2, x1:x2] for y1, y2, x1, x2 in boxes])
+            pred, dense, padded_size, padding = self._window_grid(windows, ctx, lazy)
+            store.add(boxes, pred.scores, pred.space, padded_size, padding)
+        return store, dense
+
+    def _scores(self, image: Tensor, ctx: StepContext,
+                lazy: bool = False) -> tuple[WindowStore | ComputedScores, DenseOutput]:
+        """The image's scores, to be rendered a range of names at a time: the windows' own, or
+        those of a subclass that computes them itself (it overrides :meth:`image_scores`)."""
+        if type(self).image_scores is OpenVocabSegmentor.image_scores:
+            return self._collect(image, ctx, lazy)
+        result = self.image_scores(image, ctx)
+        return ComputedScores(result.scores, result.space), result.dense
 
     def image_scores(self, image: Tensor, ctx: StepContext) -> WindowScores:
         """Scores (1, S, H, W) of one normalised image (1, 3, H, W), whole or by windows.
@@ -309,17 +329,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         ``dense`` is the image's pass in 'whole' mode and that of the last batch of windows in
         'slide' mode.
         """
-        if self.mode == 'whole':
-            return self._window_scores(image, ctx)
-        last: list[WindowScores] = []
-
-        def scores_of(windows: Tensor) -> Tensor:
-            last[:] = [self._window_scores(windows, ctx)]
-            return last[0].scores
-
-        scores = slide_logits(image, scores_of, len(ctx.vocabulary.synonyms), self.crop_size,
-                              self.stride, self.windows_per_batch)
-        return WindowScores(scores, last[0].space, last[0].dense)
+        store, dense = self._collect(image, ctx)
+        return WindowScores(store.render(), store.space, dense)
 
     # ----------------------------------------------------------------- mmseg interface
     @torch.no_grad()
@@ -327,7 +338,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         """Predicts label maps at each image's original size.
 
         ``data_samples[i].metainfo`` may hold ``vocabulary`` (anything :func:`build_vocabulary`
-        takes) to segment that image with its own classes.
+        takes) to segment that image with its own classes. ``seg_logits`` holds the class
+        probabilities (C, H, W), or (1, H, W) with ``test_cfg.probs='top'`` (see the class).
         """
         from mmseg.structures import SegDataSample
 
@@ -341,37 +353,71 @@ class OpenVocabSegmentor(BaseSegmentor):
                              'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
+    def _to_output(self, scores: Tensor, space: str, image: Tensor, meta: dict,
+                   ctx: StepContext) -> Prediction:
+        """Scores at the network input (1, K, H', W') -> cropped, flipped back, resized to the
+        original size, image steps applied. ``image`` is already flipped back."""
+        img_shape = tuple(meta.get('img_shape', image.shape[-2:]))[:2]
+        ori_shape = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
+        scores = scores[..., :img_shape[0], :img_shape[1]]
+        if meta.get('flip', False):
+            scores = scores.flip((3,) if meta.get('flip_direction') == 'horizontal' else (2,))
+        if tuple(scores.shape[-2:]) != ori_shape:  # the same size is a copy: skip it
+            scores = F.interpolate(scores, size=ori_shape, mode='bilinear', align_corners=False)
+        pred = Prediction(scores=scores, space=space)
+        for step in self.steps:
+            if step.stage == 'image':
+                pred = step(pred, ctx)
+        return pred
+
     def _predict_one(self, image: Tensor, meta: dict) -> tuple[Tensor, Tensor]:
         vocabulary = self.vocabulary_of(meta)
         ctx = self._context(vocabulary)
-        result = self.image_scores(image[None], ctx)
-        scores = result.scores
         ori_shape = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
         img_shape = tuple(meta.get('img_shape', image.shape[-2:]))[:2]
-        scores = scores[..., :img_shape[0], :img_shape[1]]
+        class_index = vocabulary.synonym_index(image.device)
+        pixels = max(image.shape[-2] * image.shape[-1], ori_shape[0] * ori_shape[1])
+        mode = choose_probs_mode(self.settings.probs, len(class_index), pixels,
+                                 self.settings.max_probs_mb, f'{ori_shape[1]}x{ori_shape[0]}')
+        if mode == 'top':  # before encoding: steps that need every class's scores at once
+            refused = [type(s).__name__ for s in self.steps if s.stage != 'window'
+                       and not s.bounded_ok]
+            if refused:
+                raise ValueError(f"test_cfg.probs='top' cannot run {refused}: they need every "
+                                 "class's scores at once; use test_cfg.probs='full' or resize")
+        store, dense = self._scores(image[None], ctx, lazy=mode == 'top')
         if meta.get('flip', False):
-            dims = (3,) if meta.get('flip_direction') == 'horizontal' else (2,)
-            scores, image = scores.flip(dims), image.flip(dims[0] - 1)
-        scores = F.interpolate(scores, size=ori_shape, mode='bilinear', align_corners=False)
-        pred = Prediction(scores=scores, space=result.space)
-        image_steps = [s for s in self.steps if s.stage == 'image']
-        if image_steps:
+            image = image.flip(1 if meta.get('flip_direction') == 'horizontal' else 0)
+        if any(s.stage == 'image' for s in self.steps):
             ctx.image = F.interpolate(image[None, :, :img_shape[0], :img_shape[1]].float(),
                                       size=ori_shape, mode='bilinear', align_corners=False)
-            for step in image_steps:
-                pred = step(pred, ctx)
-            ctx.image = None
-        name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale)[0]
-        pred.probs, pred.labels = finalise_prediction(
-            name_probs, vocabulary.synonym_index(name_probs.device), vocabulary.num_classes,
-            self.area_thresh, self.prob_thresh)
-        ctx.dense = result.dense if self.mode == 'whole' else None
+        if mode == 'full':
+            pred = self._to_output(store.render(), store.space, image, meta, ctx)
+            name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale)[0]
+            pred.probs, pred.labels = finalise_prediction(
+                name_probs, class_index, vocabulary.num_classes, self.area_thresh,
+                self.prob_thresh)
+        else:
+            pred = self._predict_top(store, image, meta, ctx, class_index, pixels)
+        ctx.image = None
+        ctx.dense = dense if self.mode == 'whole' else None
         if any(s.needs_rgb for s in self.steps if s.stage == 'labels'):
             ctx.rgb = self._rgb_image(image[:, :img_shape[0], :img_shape[1]], ori_shape)
         for step in self.steps:
             if step.stage == 'labels':
                 pred = step(pred, ctx)
         return pred.probs, pred.labels
+
+    def _predict_top(self, store: WindowStore | ComputedScores, image: Tensor, meta: dict,
+                     ctx: StepContext, class_index: Tensor, pixels: int) -> Prediction:
+        """The decision streamed over chunks of whole classes (``test_cfg.probs='top'``)."""
+
+        def chunk_scores(start: int, end: int) -> Prediction:
+            return self._to_output(store.render(start, end), store.space, image, meta, ctx)
+
+        chunks = class_chunks(class_index, max(_CHUNK_BYTES // (4 * pixels), 1))
+        return stream_decision(chunk_scores, chunks, class_index, self.logit_scale,
+                               ctx.vocabulary.num_classes, self.area_thresh, self.prob_thresh)
 
     def _rgb_image(self, image: Tensor, size: tuple[int, int]) -> Tensor:
         """The normalised (3, h, w) input as (H, W, 3) uint8 RGB at ``size`` (bilinear)."""

@@ -11,7 +11,9 @@ it needs from the dense pass, and changes one field of the :class:`Prediction`:
 * ``'labels'``: after the class probabilities ``probs`` (C, H, W) and ``labels`` (1, H, W) are
   final (synonyms reduced, area and probability thresholds applied); ``ctx.dense`` is the
   whole-image pass in ``mode='whole'``, else None; ``ctx.rgb`` is the image as (H, W, 3) uint8
-  RGB when a step asks for it (``needs_rgb``; SAM's input).
+  RGB when a step asks for it (``needs_rgb``; SAM's input). In bounded-memory prediction
+  (``test_cfg.probs='top'``) ``probs`` is (1, H, W), the probability of each pixel's class, with
+  ``prob_sum``; only steps marked ``bounded_ok`` run there.
 
 Score spaces: ``'cosine'`` (cosine similarities; the segmentor multiplies them by its
 ``logit_scale`` before the softmax over names), ``'logit'`` (softmax taken as is) and ``'prob'``
@@ -41,6 +43,9 @@ class Prediction:
     space: str = 'cosine'
     probs: Tensor | None = None
     labels: Tensor | None = None
+    # Bounded-memory prediction (test_cfg.probs='top'): probs is (1, H, W), the probability of
+    # each pixel's class, and prob_sum (1, H, W) the sum of all class probabilities.
+    prob_sum: Tensor | None = None
 
 
 @dataclass
@@ -75,6 +80,10 @@ class SegStep(nn.Module):
             whole-image pass provides (``test_cfg.mode='whole'``).
         needs_extras: strategy side outputs it reads (``DenseOutput.extras`` keys).
         needs_rgb: a 'labels' step that reads ``ctx.rgb`` (the un-normalised image).
+        bounded_ok: the step also runs in bounded-memory prediction (``test_cfg.probs='top'``):
+            an 'image' step that treats each class map on its own (it is called once per
+            chunk of classes), a 'labels' step that reads only ``labels``, or ``probs`` as
+            (1, H, W) with ``prob_sum``. Window steps always run.
     """
 
     stage: str = 'window'
@@ -82,6 +91,7 @@ class SegStep(nn.Module):
     needs_whole_image: bool = False
     needs_extras: tuple[str, ...] = ()
     needs_rgb: bool = False
+    bounded_ok: bool = False
 
     def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
         """Returns the prediction after this step (may modify and return ``pred``)."""

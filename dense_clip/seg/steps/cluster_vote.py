@@ -105,6 +105,7 @@ class ClusterVote(SegStep):
     """
 
     stage = 'labels'
+    bounded_ok = True  # reads the labels only
     needs_whole_image = True
     needs_extras = ('self_correlation',)
 

@@ -59,6 +59,7 @@ class PAMR(SegStep):
     """
 
     stage = 'image'
+    bounded_ok = True  # each class map is refined on its own
 
     def __init__(self, num_iter: int = 10, dilations: Sequence[int] = PAPER_DILATIONS,
                  sigma_scale: float = 0.1, eps: float = 1e-8) -> None:

@@ -16,10 +16,19 @@ __all__ = ['Renormalise']
 
 @SEG_STEPS.register_module()
 class Renormalise(SegStep):
-    """Labels step: ``probs / probs.sum(over classes)``; labels unchanged."""
+    """Labels step: ``probs / probs.sum(over classes)``; labels unchanged.
+
+    In bounded-memory prediction (``probs`` (1, H, W), the top class only) it divides by
+    ``prob_sum``, the sum over classes computed while streaming.
+    """
 
     stage = 'labels'
+    bounded_ok = True
 
     def forward(self, pred: Prediction, ctx: StepContext) -> Prediction:
+        if pred.prob_sum is not None:
+            pred.probs = pred.probs / pred.prob_sum
+            pred.prob_sum = pred.prob_sum / pred.prob_sum
+            return pred
         pred.probs = pred.probs / pred.probs.sum(dim=0, keepdim=True)
         return pred
