@@ -16,6 +16,25 @@ REPO = Path(__file__).resolve().parents[1]
 HELPERS = Path(__file__).resolve().parent / 'helpers'
 
 
+@pytest.fixture(autouse=True)
+def _loggers_write_to_open_streams():
+    """Points mmengine loggers' console handlers at the current stderr when theirs is closed.
+
+    An ``MMLogger`` made while an earlier test captured the output keeps that test's (now
+    closed) stream; a later message would print "--- Logging error ---" with a traceback.
+    """
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    for logger in list(MMLogger._instance_dict.values()) + [logging.getLogger()]:
+        for handler in getattr(logger, 'handlers', []):
+            stream = getattr(handler, 'stream', None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, 'closed', False):
+                handler.stream = sys.stderr  # setStream would flush the closed one
+    yield
+
+
 def load_tool(relpath: str) -> ModuleType:
     """Imports a script under ``tools/`` (not a package) as a fresh module."""
     path = REPO / 'tools' / relpath

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             r = json.loads(lines[-1][len('RESULT '):])
             note = f"text {r['text_s']:.1f} s" if 'text_s' in r else ''
-            rows.append((mode, num_classes, f"{r['seconds']:.1f}", f"{r['warmup_s']:.1f}",
+            rows.append((mode, num_classes, f"{r['seconds']:.3g}", f"{r['warmup_s']:.3g}",
                          f"{r['peak_rss_gb']:.2f}", note))
             print(f'{mode} {num_classes}: {r}', flush=True)
     header = ['mode', 'classes', 'seconds', 'first call s', 'peak RSS GB', 'note']

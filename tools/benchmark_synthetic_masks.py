@@ -31,8 +31,6 @@ import numpy as np
 
 METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase')
 TEMPLATES = ['a photo of {}.', 'a picture of {}.', '{}.', 'an image of {}.']
-CLIP_MEAN = np.array([122.771, 116.746, 104.094], np.float32)
-CLIP_STD = np.array([68.501, 66.632, 70.323], np.float32)
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,6 +71,7 @@ def evaluate(method: str, data_root: Path, images: list[dict], unseen: set[int],
     from PIL import Image
 
     from dense_clip.models.clip import CLIPDenseEncoder
+    from dense_clip.models.clip.constants import CLIP_MEAN, CLIP_STD
     from dense_clip.models.clip_source import CLIPSource
     from dense_clip.models.masks import classify_masks, mask_pool, paint_masks
     from dense_clip.models.text import Vocabulary, build_text_classifier
@@ -85,6 +84,7 @@ def evaluate(method: str, data_root: Path, images: list[dict], unseen: set[int],
     vocabulary = Vocabulary.load('synthetic')
     text = build_text_classifier(model, tokenizer, vocabulary, TEMPLATES).float()
     index = vocabulary.synonym_index()
+    mean, std = np.array(CLIP_MEAN, np.float32), np.array(CLIP_STD, np.float32)
     num_classes = vocabulary.num_classes
     area_i = np.zeros(num_classes)
     area_u = np.zeros(num_classes)
@@ -93,7 +93,7 @@ def evaluate(method: str, data_root: Path, images: list[dict], unseen: set[int],
     with torch.no_grad():
         for item in images:
             rgb = np.array(Image.open(data_root / 'img_dir' / 'val' / item['file']).convert('RGB'))
-            pixels = torch.from_numpy((rgb.astype(np.float32) - CLIP_MEAN) / CLIP_STD)
+            pixels = torch.from_numpy((rgb.astype(np.float32) - mean) / std)
             dense = encoder(pixels.permute(2, 0, 1)[None]).dense[0]
             masks = torch.from_numpy(item['masks'])
             result = classify_masks(mask_pool(dense, masks), text, index, num_classes,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from dense_clip.utils.cli import run_cli  # noqa: E402
+from dense_clip.utils.retrain import compare_records, rerun_record  # noqa: E402
 
 SHIPPED = REPO / 'dense_clip' / 'data' / 'catseg' / 'catseg_tiny_synth.safetensors'
 COMPARED = ('mIoU', 'mIoU_seen', 'mIoU_unseen')
@@ -65,19 +65,7 @@ def retrain_command(record: dict, out: Path, work_dir: Path) -> list[str]:
 
 def compare(old: dict, new: dict, miou_tol: float) -> tuple[bool, list[str]]:
     """Compares two weight records; returns (within tolerance, report lines)."""
-    lines = []
-    if old['sha256'] == new['sha256']:
-        lines.append(f"sha256 identical ({new['sha256']}): bit-for-bit reproduction")
-    else:
-        lines.append(f"sha256 differs: {old['sha256']} vs {new['sha256']}")
-    ok = True
-    for key in COMPARED:
-        a, b = old['metrics'][key], new['metrics'][key]
-        within = abs(a - b) <= miou_tol
-        ok &= within
-        lines.append(f"{key}: shipped {a:.2f}, retrained {b:.2f}, |diff| {abs(a - b):.2f} "
-                     f"{'<=' if within else '>'} {miou_tol}")
-    return ok, lines
+    return compare_records(old, new, 'metrics', dict.fromkeys(COMPARED, miou_tol))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,10 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(args.keep or tmp)
         root.mkdir(parents=True, exist_ok=True)
         out = root / weights.name
-        cmd = retrain_command(old, out, root / 'work_dir')
-        print('running:', shlex.join(cmd), flush=True)
-        subprocess.run(cmd, cwd=REPO, check=True)
-        new = json.loads(out.with_suffix('.json').read_text())
+        new = rerun_record(retrain_command(old, out, root / 'work_dir'), out, REPO)
     ok, lines = compare(old, new, args.miou_tol)
     print('\n'.join(lines))
     print('within tolerance' if ok else 'NOT within tolerance')

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from dense_clip.utils.cli import run_cli  # noqa: E402
+from dense_clip.utils.retrain import compare_records, rerun_record  # noqa: E402
 
 SHIPPED = REPO / 'dense_clip/data/tiny_clip/tiny_clip_synth.safetensors'
 COMPARED = ('zs_acc', 'maskclip/prompt', 'sclip/prompt')
@@ -60,20 +60,8 @@ def retrain_command(record: dict, out: Path) -> list[str]:
 
 def compare(old: dict, new: dict, zs_tol: float, miou_tol: float) -> tuple[bool, list[str]]:
     """Compares two checkpoint records; returns (within tolerance, report lines)."""
-    lines = []
-    if old['sha256'] == new['sha256']:
-        lines.append(f"sha256 identical ({new['sha256']}): bit-for-bit reproduction")
-    else:
-        lines.append(f"sha256 differs: {old['sha256']} vs {new['sha256']}")
-    ok = True
-    for key in COMPARED:
-        tol = zs_tol if key == 'zs_acc' else miou_tol
-        a, b = old['probe'][key], new['probe'][key]
-        within = abs(a - b) <= tol
-        ok &= within
-        lines.append(f"{key}: committed {a:.4f}, retrained {b:.4f}, |diff| {abs(a - b):.4f} "
-                     f"{'<=' if within else '>'} {tol}")
-    return ok, lines
+    tolerances = {key: zs_tol if key == 'zs_acc' else miou_tol for key in COMPARED}
+    return compare_records(old, new, 'probe', tolerances, digits=4)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,10 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep or tmp) / ckpt.name
         out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = retrain_command(old, out)
-        print('running:', shlex.join(cmd), flush=True)
-        subprocess.run(cmd, cwd=REPO, check=True)
-        new = json.loads(out.with_suffix('.json').read_text())
+        new = rerun_record(retrain_command(old, out), out, REPO)
     ok, lines = compare(old, new, args.zs_tol, args.miou_tol)
     print('\n'.join(lines))
     print('within tolerance' if ok else 'NOT within tolerance')

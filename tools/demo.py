@@ -22,6 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = 'configs/synthetic/{method}_tiny-clip_synthetic.py'
 METHODS = ('vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip', 'cliptrase', 'catseg')
+#: Methods trained with the embedded CLIP: their weights do not fit another CLIP.
+TRAINED_METHODS = ('catseg',)
+#: The default method with another CLIP (training-free, so any CLIP works).
+OTHER_CLIP_METHOD = 'clearclip'
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,9 +36,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('image', nargs='?', default=str(SAMPLE_IMAGE),
                         help='image file (default: the bundled synthetic sample)')
     parser.add_argument('--classes', help=f"{CLASS_SYNTAX}; default: the config's vocabulary")
-    parser.add_argument('--method', default='catseg', choices=METHODS,
+    parser.add_argument('--method', choices=METHODS,
                         help='method of the default embedded config (default: the best on the '
-                        'synthetic benchmark, CAT-Seg with its shipped weights; see README)')
+                        'synthetic benchmark, CAT-Seg with its shipped weights; with '
+                        f'--clip-model / --pretrained: {OTHER_CLIP_METHOD}; see README)')
     parser.add_argument('--config', help='a dense_clip segmentation config (overrides --method)')
     parser.add_argument('--clip-model', help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--pretrained', help='open_clip tag or checkpoint file for --clip-model, '
@@ -76,9 +81,15 @@ def main() -> None:
     check_image_path(args.out, '--out')
     check_alpha(args.alpha, '--alpha')
     classes = checked_classes(args.classes)
-    config = args.config or str(REPO / DEFAULT_CONFIG.format(method=args.method))
+    other_clip = bool(args.clip_model or args.pretrained)
+    method = args.method or (OTHER_CLIP_METHOD if other_clip else 'catseg')
+    if other_clip and not args.config and method in TRAINED_METHODS:
+        raise ValueError(f'--method {method} runs weights trained with the embedded CLIP, which '
+                         'do not fit --clip-model / --pretrained; pick a training-free --method '
+                         f'({", ".join(m for m in METHODS if m not in TRAINED_METHODS)})')
+    config = args.config or str(REPO / DEFAULT_CONFIG.format(method=method))
     clip = None
-    if args.clip_model or args.pretrained:
+    if other_clip:
         clip = dict(model_name=args.clip_model, pretrained=args.pretrained)
     # model building (CLIP weights) and segmentation (text encoding, windows) can each take
     # minutes with a large CLIP and vocabulary; two steps, delayed so the default run is quiet

@@ -1,13 +1,13 @@
 # CAT-Seg (B) on PC-59, the authors' evaluation (eval.sh: sliding window, pooling 1x1).
-# Reported (README of KU-CVLAB/CAT-Seg): 57.5 mIoU. Weights: the authors' checkpoint,
-#   python tools/test.py <this config> --cfg-options model.weights=PATH/model_base.pth
-#   or a converted one (tools/model_converters/catseg.py) as CHECKPOINT.
+# Reported (README of KU-CVLAB/CAT-Seg): 57.5 mIoU.
+# Weights: the authors' checkpoint from the zoo (zoo://catseg_vit-b16, converted on download);
+#   a local copy: --cfg-options model.weights=PATH/model_base.pth.
 _base_ = [
     './_base_/catseg_vit-b16.py',
     '../_base_/datasets/ov_context59.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(text=dict(vocabulary='catseg_context59'))
+model = dict(weights='zoo://catseg_vit-b16', text=dict(vocabulary='catseg_context59'))
 test_pipeline = [dict(type='LoadImageChecked'), _base_.catseg_resize, dict(type='LoadAnnotations'),
                  dict(type='PackSegInputs')]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

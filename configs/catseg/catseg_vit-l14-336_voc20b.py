@@ -1,7 +1,7 @@
 # CAT-Seg (L) on PAS-20b, the authors' evaluation (eval.sh: sliding window, pooling 1x1).
-# Reported (README of KU-CVLAB/CAT-Seg): 82.5 mIoU. Weights: the authors' checkpoint,
-#   python tools/test.py <this config> --cfg-options model.weights=PATH/model_large.pth
-#   or a converted one (tools/model_converters/catseg.py) as CHECKPOINT.
+# Reported (README of KU-CVLAB/CAT-Seg): 82.5 mIoU.
+# Weights: the authors' checkpoint from the zoo (zoo://catseg_vit-l14, converted on download);
+#   a local copy: --cfg-options model.weights=PATH/model_large.pth.
 # PAS-20b: VOC 2012 val with background; CAT-Seg adds 39 PASCAL-Context names and maps any of
 # them to background (VOCbEvaluator), i.e. a background class scoring the max over its names.
 _base_ = [
@@ -9,7 +9,7 @@ _base_ = [
     '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(text=dict(vocabulary='catseg_voc20b', synonyms='all'))
+model = dict(weights='zoo://catseg_vit-l14', text=dict(vocabulary='catseg_voc20b', synonyms='all'))
 test_pipeline = [dict(type='LoadImageChecked'), _base_.catseg_resize, dict(type='LoadAnnotations'),
                  dict(type='PackSegInputs')]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -7,7 +7,7 @@
 _base_ = ['../_base_/default_runtime_det.py']
 model = dict(
     type='CLIPSelf',
-    clip=dict(model_name='ViT-B-16', pretrained='openai'),
+    clip=dict(model_name='ViT-B-16', pretrained='zoo://clip_vit-b16_openai'),
     last_block='maskclip',
     region=dict(output_size=1, sampling_ratio=0, aligned=True),
     trainable_blocks=None,

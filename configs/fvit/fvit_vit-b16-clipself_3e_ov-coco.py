@@ -3,4 +3,4 @@
 _base_ = './fvit_vit-b16_3e_ov-coco.py'
 # OpenAI-derived weights need QuickGELU: name the -quickgelu architecture for a local file.
 model = dict(backbone=dict(clip=dict(model_name='ViT-B-16-quickgelu',
-                                     pretrained='checkpoints/clipself_vit-b16_coco-patches.pt')))
+                                     pretrained='work_dirs/clipself_vit-b16_6e_coco-patches/clipself_student.pt')))

@@ -11,7 +11,8 @@ working resolution and its labels come back at the image's own size.
   class names' score maps at that size would take more than :data:`MAX_PROBS_MB` (names x
   pixels x 4 bytes), the decision is streamed over chunks of classes (``test_cfg.probs='auto'``),
   so memory stays bounded and ``SegmentationResult.probs`` holds only the probability of each
-  pixel's class.
+  pixel's class. Segmentors without that store (``BOUNDED_PROBS`` unset, e.g. CAT-Seg, whose
+  aggregator scores every class together) keep their full probabilities.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class SegmentationInferencer:
         if clip is not None:
             model_cfg.clip = {k: v for k, v in clip.items() if v is not None}
         test_cfg = model_cfg.get('test_cfg') or {}
-        if test_cfg.get('probs', 'full') == 'full':
+        bounded = getattr(MODELS.get(model_cfg.type), 'BOUNDED_PROBS', False)
+        if bounded and test_cfg.get('probs', 'full') == 'full':
             model_cfg.test_cfg = dict(test_cfg, probs='auto', max_probs_mb=min(
                 test_cfg.get('max_probs_mb', MAX_PROBS_MB), MAX_PROBS_MB))
         self.model = MODELS.build(model_cfg)

@@ -23,33 +23,26 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from dense_clip.models.clip import CLIPDenseEncoder
+from dense_clip.models.clip.constants import CLIP_MEAN, CLIP_STD
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.masks import MaskGenerator, MaskProposals, classify_masks, mask_pool
 from dense_clip.models.text import (
     TextEmbeddingCache,
     Vocabulary,
-    build_text_classifier,
     build_vocabulary,
+    embed_vocabulary,
     get_templates,
 )
 from dense_clip.registry import DET_MODELS, MASK_GENERATORS, build_component
+from dense_clip.utils.settings import merge_settings
 
 __all__ = ['SAMInstanceSegmentor']
 
 # CLIP's pixel statistics in 0-255 space (OpenAI's preprocessing).
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
 GROUND_TRUTH = 'ground_truth'
 SCORE_MODES = ('class', 'class_x_quality')
 _ENCODER_DEFAULTS = dict(last_block='maskclip', pos_embed_interp='size')
 _TEXT_DEFAULTS = dict(vocabulary=None, templates='openai_imagenet', cache_dir=None)
-
-
-def _settings(group: str, given: dict | None, defaults: dict) -> dict:
-    unknown = sorted(set(given or {}) - set(defaults))
-    if unknown:
-        raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
-    return {**defaults, **(given or {})}
 
 
 @DET_MODELS.register_module()
@@ -90,8 +83,8 @@ class SAMInstanceSegmentor(BaseDetector):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if score_mode not in SCORE_MODES:
             raise ValueError(f'unknown score_mode {score_mode!r}; valid: {SCORE_MODES}')
-        encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
-        text_cfg = _settings('text', text, _TEXT_DEFAULTS)
+        encoder_cfg = merge_settings('encoder', encoder, _ENCODER_DEFAULTS)
+        text_cfg = merge_settings('text', text, _TEXT_DEFAULTS)
         self.source = CLIPSource(**clip)
         model, self.tokenizer = self.source.build()
         self.clip_model = model.requires_grad_(False)
@@ -130,15 +123,8 @@ class SAMInstanceSegmentor(BaseDetector):
                              '`classnames`')
         vocabulary = self.vocabulary
         if vocabulary not in self._text:
-            if self.text_cache is None:
-                embeddings = build_text_classifier(self.clip_model, self.tokenizer, vocabulary,
-                                                   self.templates)
-            else:
-                embeddings = self.text_cache.get_or_build(
-                    self.clip_model, self.tokenizer, vocabulary, self.templates,
-                    model_id=self.source.describe(),
-                    weights_id=self.source.identity(self.clip_model))
-            self._text[vocabulary] = embeddings.float()
+            self._text[vocabulary] = embed_vocabulary(self.clip_model, self.tokenizer, vocabulary,
+                                                      self.templates, self.text_cache, self.source)
         return vocabulary, self._text[vocabulary]
 
     # ------------------------------------------------------------------ one image
@@ -223,12 +209,14 @@ class SAMInstanceSegmentor(BaseDetector):
         """Adds ``pred_instances`` (masks (N, H, W) bool, bboxes (N, 4), labels, scores)."""
         for image, sample in zip(batch_inputs, batch_data_samples):
             height, width = sample.metainfo.get('img_shape', image.shape[-2:])[:2]
-            image = image[:, :height, :width]
-            proposals, result, _ = self.classify(image, sample)
-            instances = self.instances(proposals, result)
-            sample.pred_instances = self.rescale(instances, sample.metainfo) if rescale \
-                else instances
+            self.predict_one(image[:, :height, :width], sample, rescale)
         return batch_data_samples
+
+    def predict_one(self, image: Tensor, sample: DetDataSample, rescale: bool) -> None:
+        """Sets the predictions of one input without its padding, (3, h, w)."""
+        proposals, result, _ = self.classify(image, sample)
+        instances = self.instances(proposals, result)
+        sample.pred_instances = self.rescale(instances, sample.metainfo) if rescale else instances
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: list) -> dict:
         raise NotImplementedError(f'{type(self).__name__} is training-free: use tools/test.py')

@@ -84,24 +84,18 @@ class SAMPanopticSegmentor(SAMInstanceSegmentor):
         laid = instances[keep & things]
         return head.predict([laid], seg[None])[0].sem_seg
 
-    @torch.no_grad()
-    def predict(self, batch_inputs: Tensor, batch_data_samples: list,
-                rescale: bool = True) -> list:
-        """Adds ``pred_instances`` (things only) and ``pred_panoptic_seg`` at the original size."""
+    def predict_one(self, image: Tensor, sample, rescale: bool) -> None:
+        """Sets ``pred_instances`` (things only) and ``pred_panoptic_seg`` of one input."""
         from mmengine.structures import PixelData
 
-        for image, sample in zip(batch_inputs, batch_data_samples):
-            height, width = sample.metainfo.get('img_shape', image.shape[-2:])[:2]
-            image = image[:, :height, :width]
-            proposals, result, features = self.classify(image, sample)
-            instances = self.instances(proposals, result)
-            semantic = self.semantic_map(features, proposals, result, (height, width))
-            if rescale:
-                instances = self.rescale(instances, sample.metainfo)
-                ori = tuple(sample.metainfo['ori_shape'][:2])
-                semantic = F.interpolate(semantic[None, None].float(), size=ori,
-                                         mode='nearest')[0, 0].long()
-            sample.pred_panoptic_seg = PixelData(sem_seg=self.fuse(instances, semantic))
-            things = instances.labels < self.num_things
-            sample.pred_instances = instances[things]
-        return batch_data_samples
+        proposals, result, features = self.classify(image, sample)
+        instances = self.instances(proposals, result)
+        semantic = self.semantic_map(features, proposals, result, tuple(image.shape[-2:]))
+        if rescale:
+            instances = self.rescale(instances, sample.metainfo)
+            ori = tuple(sample.metainfo['ori_shape'][:2])
+            semantic = F.interpolate(semantic[None, None].float(), size=ori,
+                                     mode='nearest')[0, 0].long()
+        sample.pred_panoptic_seg = PixelData(sem_seg=self.fuse(instances, semantic))
+        things = instances.labels < self.num_things
+        sample.pred_instances = instances[things]

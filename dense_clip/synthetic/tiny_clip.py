@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import save_file
 
 from dense_clip.models.clip.architecture import architecture_metadata
+from dense_clip.models.clip.constants import CLIP_MEAN_01, CLIP_STD_01
 from dense_clip.models.clip.embedded import (
     TOKEN_TABLE_KEY,
     TOKENIZER_NAME,
@@ -135,8 +136,7 @@ def load_tiny_clip(
     return load_sparse_clip(path or CHECKPOINT, check_sha256)
 
 
-MEAN = (0.48145466, 0.4578275, 0.40821073)
-STD = (0.26862954, 0.26130258, 0.27577711)
+MEAN, STD = CLIP_MEAN_01, CLIP_STD_01
 
 
 def to_tensor(images: Any) -> torch.Tensor:

@@ -7,7 +7,8 @@ file's metadata. The zoo saves that dict as safetensors beside a record of the s
 and reuses it until the source changes.
 Converters of other packages register into ``dense_clip.registry.WEIGHT_CONVERTERS`` the same
 way (add their module to its ``locations``). Each one also runs from the command line:
-``tools/model_converters/clip_dinoiser.py``, ``openai_clip.py``, ``timm_vit.py``.
+``tools/model_converters/clip_dinoiser.py``, ``openai_clip.py``, ``timm_vit.py``, ``catseg.py``,
+``regionclip.py``.
 
 * ``clip_dinoiser_heads``: CLIP-DINOiser's ``last.pt`` (wysoczanska/clip_dinoiser ``train.py``:
   ``{'epoch', 'model_state_dict': {obj_proj.*, bkg_decoder.*}}``) -> ``corr_head.conv.*`` and
@@ -20,6 +21,16 @@ way (add their module to its ``locations``). Each one also runs from the command
   ``hub/backbones.py``) release files -> timm's ViT keys, through timm's own
   ``checkpoint_filter_fn`` (registers, layer scale, mask token); every key must fit the timm
   model named by ``timm_name``.
+* ``catseg``: CAT-Seg's detectron2 checkpoints (KU-CVLAB/CAT-Seg ``model_base.pth`` /
+  ``model_large.pth``) -> ``CATSegModel`` keys (``dense_clip.models.catseg.convert``), read by
+  ``CATSegSegmentor(weights='zoo://...')``.
+* ``regionclip``: RegionCLIP's pretrained detectron2 checkpoints (microsoft/RegionCLIP
+  ``regionclip_pretrained-cc_*.pth``) -> an OpenAI-layout CLIP state dict
+  (``dense_clip.models.region.regionclip_checkpoint``), loaded with ``model_name=None``.
+
+The CLIPSelf and F-ViT entries name converters (``clipself``, ``fvit_mmdet2``) for EVA02-CLIP
+files, which open_clip's CLIP classes do not build; they are not registered, and resolving those
+entries says so.
 """
 
 from __future__ import annotations
@@ -34,7 +45,8 @@ from torch import Tensor
 
 from dense_clip.registry import WEIGHT_CONVERTERS
 
-__all__ = ['clip_dinoiser_heads', 'openai_clip', 'timm_vit', 'read_any', 'save_safetensors']
+__all__ = ['catseg', 'clip_dinoiser_heads', 'openai_clip', 'regionclip', 'timm_vit', 'read_any',
+           'save_safetensors']
 
 
 def read_any(src: Path) -> Any:
@@ -134,3 +146,44 @@ def timm_vit(src: Path, timm_name: str, arch: dict | None = None) -> dict[str, T
         raise ValueError(f'{src}: does not fit timm {timm_name}: missing {missing[:5]}, '
                          f'unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}')
     return {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in converted.items()}
+
+
+@WEIGHT_CONVERTERS.register_module(name='catseg')
+def catseg(src: Path) -> dict[str, Tensor]:
+    """CAT-Seg checkpoint (the authors' detectron2 file, or ours) -> ``CATSegModel`` keys.
+
+    Returns:
+        Every tensor of the model (``clip_model.*``, ``aggregator.*``, ``guidance_upsample.*``);
+        a file holding only the fine-tuned part of the CLIP is refused (it needs its CLIP).
+    """
+    from dense_clip.models.catseg.checkpoint import read_catseg_state
+
+    state, partial = read_catseg_state(src)
+    if partial:
+        raise ValueError(f'{src}: holds only the fine-tuned part of a CLIP; the zoo converts '
+                         'whole CAT-Seg checkpoints')
+    return state
+
+
+@WEIGHT_CONVERTERS.register_module(name='regionclip')
+def regionclip(src: Path, head_counts: dict[str, int] | None = None) -> dict[str, Tensor]:
+    """RegionCLIP pretrained checkpoint -> OpenAI-layout CLIP keys (architecture inferred).
+
+    Args:
+        src: ``regionclip_pretrained-cc_*.pth``.
+        head_counts: ``vision_heads`` / ``text_heads`` stored with the weights, for towers whose
+            widths are not 64 x their head counts (not needed for RN50 / RN50x4).
+
+    Raises:
+        ValueError: keys outside RegionCLIP's groups (named), or no text encoder (the fine-tuned
+            detectors; convert those with ``tools/model_converters/regionclip.py --text-from``).
+    """
+    from dense_clip.models.clip import build_openai_model
+    from dense_clip.models.region.regionclip_checkpoint import (
+        convert_regionclip,
+        read_regionclip_checkpoint,
+    )
+
+    converted, _ = convert_regionclip(read_regionclip_checkpoint(src), None, head_counts)
+    build_openai_model(dict(converted), source=str(src))  # every tensor fits the architecture
+    return dict(converted)

@@ -2,12 +2,15 @@
 
 A config names weights through: a CLIP's ``pretrained`` (an open_clip tag, a file, or
 ``zoo://NAME``), a proxy / teacher model with ``pretrained=True`` or a ``checkpoint``, and any
-string under ``checkpoint`` / ``pretrained`` / ``load_from`` (mmengine ``init_cfg`` included).
+string under ``checkpoint`` / ``pretrained`` / ``load_from`` / ``weights`` (mmengine ``init_cfg``
+included; embedded ``dense_clip:NAME`` weights excepted).
 Each reference is reported under the config key that takes a ``zoo://NAME`` value, e.g.
 ``model.clip.pretrained``, ``model.head.checkpoint``,
 ``model.encoder.last_block.proxy.checkpoint``, ``load_from``. A config entry in a metafile maps
 those keys to weight entries (``Zoo Weights``); ``coverage_problems`` checks that every reference
-of a config is either a ``zoo://`` name or mapped to a fitting entry.
+of a config is either a ``zoo://`` name or mapped to a fitting entry. A path under ``work_dirs/``
+is the output of another config of this repository (e.g. F-ViT on the CLIP that a CLIPSelf config
+writes), not a download: it is reported as kind 'output' and needs no zoo entry.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from .index import ConfigEntry, WeightEntry, ZooIndex, is_zoo_uri, strip_scheme
 __all__ = ['WeightRef', 'config_weight_refs', 'coverage_problems', 'needed_weights',
            'cfg_options_for']
 
-#: Keys whose string values name a weight file.
-FILE_KEYS = ('checkpoint', 'pretrained', 'load_from')
+#: Keys whose string values name a weight file (``weights``: a whole model's, e.g. CAT-Seg's).
+FILE_KEYS = ('checkpoint', 'pretrained', 'load_from', 'weights')
+#: Weights shipped inside the package (``dense_clip:NAME``): nothing to download.
+EMBEDDED_PREFIX = 'dense_clip:'
 _PROXY_KEYS = ('proxy', 'teacher')
 
 
@@ -36,7 +41,8 @@ class WeightRef:
     Attributes:
         key: the config key that takes a ``zoo://NAME`` value (dotted, list items by index).
         kind: 'zoo' (already ``zoo://NAME``), 'clip' (an open_clip model/tag), 'proxy' (a proxy
-            type with its published weights) or 'file' (a path or URL).
+            type with its published weights), 'output' (a file under ``work_dirs/`` that another
+            config writes) or 'file' (a path or URL).
         value: ``zoo://NAME``, 'ViT-B-16/openai', 'dino_vitb8' or the path.
     """
 
@@ -62,8 +68,14 @@ def config_weight_refs(cfg: Mapping[str, Any]) -> list[WeightRef]:
     return refs
 
 
+#: Where configs write their outputs; a weight file there comes from another config's run.
+OUTPUT_DIR = 'work_dirs/'
+
+
 def _file_ref(key: str, value: str) -> WeightRef:
-    return WeightRef(key, 'zoo' if is_zoo_uri(value) else 'file', value)
+    if is_zoo_uri(value):
+        return WeightRef(key, 'zoo', value)
+    return WeightRef(key, 'output' if value.startswith(OUTPUT_DIR) else 'file', value)
 
 
 def _walk(node: Any, path: str, proxies: set[str]) -> Iterator[WeightRef]:
@@ -88,6 +100,8 @@ def _walk(node: Any, path: str, proxies: set[str]) -> Iterator[WeightRef]:
                 yield WeightRef(f'{here}.checkpoint', 'proxy', str(value['type']))
             continue
         if key in FILE_KEYS and isinstance(value, str) and value:
+            if value.startswith(EMBEDDED_PREFIX):
+                continue
             yield _file_ref(here, value)
             continue
         yield from _walk(value, here, proxies)
@@ -105,7 +119,7 @@ def _clip_ref(clip: Mapping[str, Any], path: str) -> WeightRef | None:
     from dense_clip.models.clip.loading import looks_like_file
 
     if clip.get('model_name') is None or looks_like_file(pretrained):
-        return WeightRef(key, 'file', pretrained)
+        return _file_ref(key, pretrained)
     return WeightRef(key, 'clip', f'{clip["model_name"]}/{pretrained}')
 
 
@@ -144,6 +158,8 @@ def coverage_problems(config: str | os.PathLike, index: ZooIndex) -> list[str]:
     problems = []
     for ref in refs:
         target = mapped.get(ref.key)
+        if ref.kind == 'output':
+            continue
         if ref.kind == 'zoo':
             if strip_scheme(ref.value) not in index.weights:
                 problems.append(f'{name}: {ref.key} = {ref.value!r} is not a weight entry')
@@ -190,6 +206,8 @@ def needed_weights(target: str, index: ZooIndex) -> tuple[list[WeightEntry], Con
     mapped = dict(entry.weights) if entry else {}
     names, unmapped = [], []
     for ref in refs:
+        if ref.kind == 'output':
+            continue
         if ref.kind == 'zoo':
             names.append(strip_scheme(ref.value))
         elif ref.key in mapped:

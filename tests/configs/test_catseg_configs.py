@@ -15,7 +15,8 @@ from dense_clip.testing import TINY_CATSEG_AGGREGATOR, shrink_model_config
 from tests.conftest import REPO
 
 BENCHMARKS = ['ade847', 'context459', 'ade150', 'context59', 'voc20', 'voc20b']
-BACKBONES = {'vit-b16': (384, (3, 7), 'ViT-B-16'), 'vit-l14-336': (336, (7, 15), 'ViT-L-14-336')}
+BACKBONES = {'vit-b16': (384, (3, 7), 'ViT-B-16', 'b16'),
+             'vit-l14-336': (336, (7, 15), 'ViT-L-14-336', 'l14')}
 EVAL = [(b, n) for b in BACKBONES for n in BENCHMARKS]
 
 
@@ -27,9 +28,11 @@ def load(name: str) -> Config:
 @pytest.mark.parametrize('backbone, bench', EVAL, ids=[f'{b}_{n}' for b, n in EVAL])
 def test_benchmark_configs_follow_the_authors(backbone, bench):
     cfg = load(f'catseg_{backbone}_{bench}.py')
-    resolution, guidance, clip_name = BACKBONES[backbone]
+    resolution, guidance, clip_name, size = BACKBONES[backbone]
     model = cfg.model
-    assert model.clip == dict(model_name=clip_name, pretrained='openai')
+    # OpenAI's CLIP and the authors' checkpoint, both through the zoo
+    assert model.clip == dict(model_name=clip_name, pretrained=f'zoo://clip_{backbone}_openai')
+    assert model.weights == f'zoo://catseg_vit-{size}'
     assert model.clip_resolution == resolution and tuple(model.guidance_layers) == guidance
     agg = model.aggregator
     assert (agg.hidden_dim, agg.num_layers, agg.num_heads, agg.window_size, agg.pad_len) == \

@@ -150,7 +150,9 @@ def test_vocabulary_from_file(tmp_path):
 CLASS_COUNTS = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'coco_object': 81,
                 'coco_stuff171': 171, 'cityscapes': 19, 'ade150': 150, 'ade847': 847,
                 'context459': 459, 'synthetic': 25, 'coco80': 80, 'lvis1203': 1203,
-                'coco_panoptic133': 133}
+                'coco_panoptic133': 133, 'synthetic_seen': 19, 'catseg_coco_stuff171': 171,
+                'catseg_ade150': 150, 'catseg_context59': 59, 'catseg_voc20': 20,
+                'catseg_voc20b': 21}
 
 
 def test_all_class_lists_are_checked():
@@ -163,7 +165,8 @@ def test_class_list_counts(name):
     assert path.parent.name == 'classnames' and path.is_file()
     vocab = Vocabulary.load(name)
     assert vocab.num_classes == CLASS_COUNTS[name]
-    has_background = name in ('voc21', 'context60', 'coco_object', 'synthetic')
+    has_background = name in ('voc21', 'context60', 'coco_object', 'synthetic', 'synthetic_seen',
+                              'catseg_voc20b')
     assert (vocab.background_index == 0) == has_background
 
 

@@ -5,7 +5,7 @@
 # (sliding window, class-aggregation pooling 1x1). Departures: configs/_base_/protocols.md.
 model = dict(
     type='CATSegSegmentor',
-    clip=dict(model_name='ViT-B-16', pretrained='openai'),  # CLIP_PRETRAINED: "ViT-B/16"
+    clip=dict(model_name='ViT-B-16', pretrained='zoo://clip_vit-b16_openai'),  # "ViT-B/16"
     clip_resolution=384,
     guidance_layers=(3, 7),
     guidance_dims=(256, 128),  # DECODER_GUIDANCE_DIMS

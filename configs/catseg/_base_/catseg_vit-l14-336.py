@@ -4,7 +4,7 @@
 # vitl_336.yaml sets PROMPT_ENSEMBLE_TYPE "single" (config.yaml's "imagenet" is overridden).
 _base_ = ['./catseg_vit-b16.py']
 model = dict(
-    clip=dict(model_name='ViT-L-14-336', pretrained='openai'),  # "ViT-L/14@336px"
+    clip=dict(model_name='ViT-L-14-336', pretrained='zoo://clip_vit-l14-336_openai'),
     clip_resolution=336,
     guidance_layers=(7, 15),
 )

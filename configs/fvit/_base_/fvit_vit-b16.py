@@ -8,7 +8,7 @@ model = dict(
     data_preprocessor=dict(type='DetDataPreprocessor',
                            mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True, pad_size_divisor=32),
-    backbone=dict(type='CLIPViTPyramid', clip=dict(model_name='ViT-B-16', pretrained='openai'),
+    backbone=dict(type='CLIPViTPyramid', clip=dict(model_name='ViT-B-16', pretrained='zoo://clip_vit-b16_openai'),
                   out_indices=(3, 5, 7, 11), last_block='maskclip', pos_embed_interp='size',
                   norm_cfg=norm_cfg),
     neck=dict(type='FPN', in_channels=None, out_channels=256, num_outs=5, norm_cfg=norm_cfg),

@@ -1,10 +1,10 @@
 # RegionCLIP zero-shot inference (microsoft/RegionCLIP CLIP_fast_rcnn_R_50_C4_ovd_zsinf.yaml):
 # regions from RoIAlign 14x14 on CLIP RN50's C4 map, CLIP's own res5 + attention pool, cosine to
 # the class embeddings / 0.01 with a zero background embedding. Weights: the authors'
-# regionclip_pretrained-cc_rn50.pth converted by tools/model_converters/regionclip.py (README).
+# regionclip_pretrained-cc_rn50.pth from the zoo (placed by hand, converted once on first use).
 model = dict(
     type='ZeroShotRegionDetector',
-    clip=dict(model_name=None, pretrained='checkpoints/regionclip_pretrained-cc_rn50_openai.pt'),
+    clip=dict(model_name=None, pretrained='zoo://regionclip_rn50_cc'),
     encoder=dict(last_block='maskclip', pos_embed_interp='size'),
     region=dict(output_size=None, sampling_ratio=0, aligned=True),  # 14x14, ROIAlignV2
     text=dict(vocabulary=None, class_split=None, templates='regionclip', prompt_style='clip'),

@@ -1,24 +1,4 @@
-# Runtime of the SAM detection-side configs (mmdet 3.x scope, test only). Never imports mmseg.
-default_scope = 'mmdet'
+# Runtime of the SAM detection-side configs (mmdet 3.x scope, test only): the detection runtime
+# with dense_clip.sam_det as the one package imported. Never imports mmseg.
+_base_ = ['../../_base_/default_runtime_det.py']
 custom_imports = dict(imports=['dense_clip.sam_det'], allow_failed_imports=False)
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')

@@ -31,8 +31,9 @@ from dense_clip.models.clip import CLIPDenseEncoder
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.region import RegionEncoder
 from dense_clip.registry import DET_MODELS
+from dense_clip.utils.settings import merge_settings
 
-from .common import clip_data_preprocessor, set_unregistered, settings
+from .common import clip_data_preprocessor, set_unregistered
 
 __all__ = ['CLIPSelf']
 
@@ -72,7 +73,7 @@ class CLIPSelf(BaseModel):
         if encoder.arch != 'vit':
             raise ValueError(f'CLIPSelf trains a ViT CLIP, got a {encoder.arch} tower')
         set_unregistered(self, 'encoder', encoder)
-        self.region = RegionEncoder(encoder, **settings('region', region, _REGION))
+        self.region = RegionEncoder(encoder, **merge_settings('region', region, _REGION))
         blocks = student.visual.transformer.resblocks
         n = len(blocks) if trainable_blocks is None else int(trainable_blocks)
         if not 1 <= n <= len(blocks):

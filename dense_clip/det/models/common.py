@@ -9,14 +9,13 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
+from dense_clip.models.clip.constants import CLIP_MEAN, CLIP_STD
 from dense_clip.models.region import clip_boxes
 
-__all__ = ['CLIP_MEAN', 'CLIP_STD', 'clip_data_preprocessor', 'proposals_of', 'settings',
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'clip_data_preprocessor', 'proposals_of',
            'set_unregistered']
 
 # CLIP's pixel statistics in 0-255 space (OpenAI's preprocessing), RGB order.
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
 
 
 def clip_data_preprocessor(pad_size_divisor: int = 32) -> dict:
@@ -32,15 +31,6 @@ def set_unregistered(module: torch.nn.Module, name: str, value: torch.nn.Module)
     image weight twice into checkpoints.
     """
     module.__dict__[name] = value
-
-
-def settings(group: str, given: dict | None, defaults: dict) -> dict:
-    """``defaults`` updated by ``given``; unknown keys are an error listing the valid ones."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
-    return {**defaults, **given}
 
 
 def _tensor(boxes) -> Tensor:

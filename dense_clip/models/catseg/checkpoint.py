@@ -44,6 +44,10 @@ def _resolve(source: str | os.PathLike) -> Path:
             raise ValueError(f'unknown embedded CAT-Seg weights {source!r}; have '
                              f'{sorted(EMBEDDED_WEIGHTS)}')
         return EMBEDDED_WEIGHTS[source]
+    if isinstance(source, str) and source.startswith('zoo://'):
+        from dense_clip.zoo import resolve
+
+        return resolve(source)  # the converted safetensors, in this codebase's keys
     path = Path(os.path.expanduser(os.fspath(source)))
     if not path.is_file():
         raise FileNotFoundError(f'CAT-Seg checkpoint not found: {path}')
@@ -54,7 +58,8 @@ def read_catseg_state(source: str | os.PathLike) -> tuple[dict[str, Tensor], boo
     """Reads a CAT-Seg checkpoint into ``CATSegModel`` keys.
 
     Args:
-        source: a path (.pth / .pt / .safetensors) or an embedded name.
+        source: a path (.pth / .pt / .safetensors), a model-zoo name (``zoo://catseg_vit-b16``)
+            or an embedded name.
 
     Returns:
         (state dict, whether it holds only the fine-tuned part of the CLIP).
@@ -111,7 +116,8 @@ def load_catseg_weights(model: nn.Module, source: str | os.PathLike) -> list[str
     Args:
         model: the model (its ``state_dict`` keys: ``clip_model.*``, ``aggregator.*``,
             ``guidance_upsample.*``).
-        source: a checkpoint path or an embedded name (see the module docstring).
+        source: a checkpoint path, a model-zoo name or an embedded name (see the module
+            docstring).
 
     Returns:
         The keys loaded.

@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dense_clip.models.clip.constants import CLIP_MEAN_01, CLIP_STD_01
+
 __all__ = ['CLIP_MEAN_01', 'CLIP_STD_01', 'IMAGENET_MEAN_01', 'IMAGENET_STD_01', 'ProxyModel',
            'read_weights']
 
 # OpenAI CLIP pixel statistics in 0-1 space (122.771 / 255, ...; openai/CLIP clip.py _transform).
-CLIP_MEAN_01 = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD_01 = (0.26862954, 0.26130258, 0.27577711)
 # ImageNet statistics: DINO, DINOv2 (timm pretrained_cfg) and SAM (123.675 / 255, ...).
 IMAGENET_MEAN_01 = (0.485, 0.456, 0.406)
 IMAGENET_STD_01 = (0.229, 0.224, 0.225)

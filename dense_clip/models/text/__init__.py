@@ -1,7 +1,13 @@
 """The text side: class vocabularies, prompt templates, the zero-shot text classifier and its
 on-disk cache."""
 
-from .cache import TextEmbeddingCache, default_cache_dir, file_identity, module_fingerprint
+from .cache import (
+    TextEmbeddingCache,
+    default_cache_dir,
+    embed_vocabulary,
+    file_identity,
+    module_fingerprint,
+)
 from .classifier import build_text_classifier, merge_synonyms, reduce_synonyms
 from .templates import MASKCLIP_TEMPLATES, OPENAI_IMAGENET_TEMPLATES, TEMPLATE_SETS, get_templates
 from .text_tower import TextEncoder, text_encoder_for
@@ -14,6 +20,7 @@ from .vocabulary import (
 )
 
 __all__ = [
+    'embed_vocabulary',
     'CLASSNAMES_DIR',
     'MASKCLIP_TEMPLATES',
     'OPENAI_IMAGENET_TEMPLATES',

@@ -30,7 +30,8 @@ from .classifier import Tokenizer, build_text_classifier, model_device
 from .templates import get_templates
 from .vocabulary import Vocabulary, build_vocabulary
 
-__all__ = ['TextEmbeddingCache', 'default_cache_dir', 'file_identity', 'module_fingerprint']
+__all__ = ['TextEmbeddingCache', 'default_cache_dir', 'embed_vocabulary', 'file_identity',
+           'module_fingerprint']
 
 logger = logging.getLogger(__name__)
 
@@ -228,3 +229,23 @@ class TextEmbeddingCache:
             logger.warning('could not write the text embedding cache in %s: %s',
                            self.cache_dir, error)
         return embeddings
+
+
+def embed_vocabulary(model: Any, tokenizer: Tokenizer, vocabulary: Vocabulary,
+                     templates: str | Sequence[str], cache: TextEmbeddingCache | None,
+                     source: Any = None) -> torch.Tensor:
+    """A vocabulary's float32 name embeddings, through ``cache`` when there is one.
+
+    Args:
+        model, tokenizer, vocabulary, templates: as for :func:`build_text_classifier`.
+        cache: the embedding cache, or None to compute them.
+        source: the model's ``CLIPSource``: its ``describe()`` and ``identity(model)`` name the
+            cache entry (None: the cache's defaults).
+    """
+    if cache is None:
+        embeddings = build_text_classifier(model, tokenizer, vocabulary, templates)
+    else:
+        ids = {} if source is None else dict(model_id=source.describe(),
+                                             weights_id=source.identity(model))
+        embeddings = cache.get_or_build(model, tokenizer, vocabulary, templates, **ids)
+    return embeddings.float()

@@ -42,6 +42,7 @@ from dense_clip.models.catseg.checkpoint import load_catseg_weights
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.text import Vocabulary, build_vocabulary, get_templates, reduce_synonyms
 from dense_clip.registry import SEG_MODELS
+from dense_clip.utils.settings import merge_settings
 
 from .loss import catseg_bce_loss
 from .views import slide_probabilities, whole_probabilities
@@ -59,14 +60,6 @@ _TEST_DEFAULTS = dict(mode='slide', slide_size=(640, 640), crop_size=384, overla
 MODES = ('slide', 'whole')
 #: Largest class x pixel count kept as full-size probabilities (1 GiB of float32).
 MAX_FULL_PROBS = 2**28
-
-
-def _settings(group: str, given: dict | None, defaults: dict) -> dict:
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
-    return {**defaults, **given}
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -125,8 +118,8 @@ class CATSegSegmentor(BaseSegmentor):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = SEG_MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        text_cfg = _settings('text', text, _TEXT_DEFAULTS)
-        test = _settings('test_cfg', test_cfg, _TEST_DEFAULTS)
+        text_cfg = merge_settings('text', text, _TEXT_DEFAULTS)
+        test = merge_settings('test_cfg', test_cfg, _TEST_DEFAULTS)
         if test['mode'] not in MODES:
             raise ValueError(f"test_cfg.mode must be one of {MODES}, got {test['mode']!r}")
         class_names_for(Vocabulary(['x']), text_cfg['synonyms'])  # validates the mode

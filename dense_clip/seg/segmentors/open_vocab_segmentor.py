@@ -34,15 +34,17 @@ from mmseg.models.segmentors import BaseSegmentor
 from torch import Tensor, nn
 
 from dense_clip.models.clip import CLIPDenseEncoder, DenseOutput, DenseRequest
+from dense_clip.models.clip.constants import CLIP_MEAN, CLIP_STD
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.text import (
     TextEmbeddingCache,
     Vocabulary,
-    build_text_classifier,
     build_vocabulary,
+    embed_vocabulary,
     get_templates,
 )
 from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component, check_arguments
+from dense_clip.utils.settings import merge_settings
 
 from ..heads import SegHead
 from ..inference import (
@@ -60,22 +62,11 @@ from .inference_settings import InferenceSettings
 __all__ = ['OpenVocabSegmentor', 'WindowScores']
 
 # CLIP's pixel statistics in 0-255 space (OpenAI's preprocessing).
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
 
 _ENCODER_DEFAULTS = dict(last_block='vanilla', pos_embed_interp='size')
 _TEXT_DEFAULTS = dict(vocabulary=None, templates='openai_imagenet', cache_dir=None)
 # In 'top' mode, each chunk of class names is rendered in about this many bytes per map.
 _CHUNK_BYTES = 128 << 20
-
-
-def _settings(group: str, given: dict | None, defaults: dict) -> dict:
-    """``defaults`` updated by ``given``; unknown keys are an error that lists the valid ones."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(f'unknown {group} setting(s) {unknown}; valid: {sorted(defaults)}')
-    return {**defaults, **given}
 
 
 class WindowScores(NamedTuple):
@@ -122,6 +113,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         init_cfg: unused (weights come from ``clip`` and the head's own settings).
     """
 
+    #: Takes ``test_cfg.probs`` / ``max_probs_mb`` (the inferencer bounds memory through them).
+    BOUNDED_PROBS = True
+
     def __init__(
         self,
         clip: dict,
@@ -144,8 +138,8 @@ class OpenVocabSegmentor(BaseSegmentor):
             with DefaultScope.overwrite_default_scope('mmseg'):
                 data_preprocessor = SEG_MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        encoder_cfg = _settings('encoder', encoder, _ENCODER_DEFAULTS)
-        text_cfg = _settings('text', text, _TEXT_DEFAULTS)
+        encoder_cfg = merge_settings('encoder', encoder, _ENCODER_DEFAULTS)
+        text_cfg = merge_settings('text', text, _TEXT_DEFAULTS)
         test = InferenceSettings.from_cfg(test_cfg)
         check_arguments(CLIPSource, clip, 'clip')
         self.source = CLIPSource(**clip)
@@ -209,15 +203,9 @@ class OpenVocabSegmentor(BaseSegmentor):
     def text_embeddings(self, vocabulary: Vocabulary) -> Tensor:
         """Class-name embeddings (S, D), L2-normalised, computed once per vocabulary."""
         if vocabulary not in self._text_embeddings:
-            if self.text_cache is None:
-                embeddings = build_text_classifier(self.clip_model, self.tokenizer, vocabulary,
-                                                   self.templates)
-            else:
-                embeddings = self.text_cache.get_or_build(
-                    self.clip_model, self.tokenizer, vocabulary, self.templates,
-                    model_id=self.source.describe(),
-                    weights_id=self.source.identity(self.clip_model))
-            self._text_embeddings[vocabulary] = embeddings.float()
+            self._text_embeddings[vocabulary] = embed_vocabulary(
+                self.clip_model, self.tokenizer, vocabulary, self.templates, self.text_cache,
+                self.source)
         return self._text_embeddings[vocabulary]
 
     def vocabulary_of(self, metainfo: dict | None = None) -> Vocabulary:

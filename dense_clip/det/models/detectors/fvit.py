@@ -22,9 +22,10 @@ from torch import Tensor
 
 from dense_clip.models.region import RegionEncoder
 from dense_clip.registry import DET_MODELS
+from dense_clip.utils.settings import merge_settings
 
 from ...text import DetectionText
-from ..common import clip_data_preprocessor, settings
+from ..common import clip_data_preprocessor
 
 __all__ = ['FViT']
 
@@ -80,9 +81,9 @@ class FViT(TwoStageDetector):
                         test_cfg=test_cfg.rcnn)
         self.roi_head = DET_MODELS.build(roi_head)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
-        self.text = DetectionText(**settings('text', text, _TEXT))
+        self.text = DetectionText(**merge_settings('text', text, _TEXT))
         self.vlm_region = RegionEncoder(self.backbone.encoder,
-                                        **settings('vlm_region', vlm_region, _VLM_REGION))
+                                        **merge_settings('vlm_region', vlm_region, _VLM_REGION))
 
     def init_weights(self) -> None:
         """Initialises the trained parts and loads the CLIP; text embeddings are rebuilt."""

@@ -29,9 +29,10 @@ from dense_clip.models.clip import CLIPDenseEncoder, DenseOutput
 from dense_clip.models.clip_source import CLIPSource
 from dense_clip.models.region import RegionClassifier, RegionEncoder
 from dense_clip.registry import DET_MODELS
+from dense_clip.utils.settings import merge_settings
 
 from ...text import DetectionText
-from ..common import clip_data_preprocessor, proposals_of, set_unregistered, settings
+from ..common import clip_data_preprocessor, proposals_of, set_unregistered
 
 __all__ = ['ZeroShotRegionDetector']
 
@@ -72,7 +73,7 @@ class ZeroShotRegionDetector(BaseDetector):
                  init_cfg: dict | None = None) -> None:
         if proposals not in PROPOSAL_SOURCES:
             raise ValueError(f'proposals must be one of {PROPOSAL_SOURCES}, got {proposals!r}')
-        test = settings('test_cfg', test_cfg, _TEST)
+        test = merge_settings('test_cfg', test_cfg, _TEST)
         if test['proposal_score'] not in PROPOSAL_SCORES:
             raise ValueError(f'test_cfg.proposal_score must be one of {PROPOSAL_SCORES}, got '
                              f"{test['proposal_score']!r}")
@@ -83,10 +84,10 @@ class ZeroShotRegionDetector(BaseDetector):
         model, self.tokenizer = self.source.build()
         self.clip_model = model.requires_grad_(False)
         set_unregistered(self, 'encoder', CLIPDenseEncoder(
-            model, **settings('encoder', encoder, _ENCODER), vanilla_cls=False))
-        self.region = RegionEncoder(self.encoder, **settings('region', region, _REGION))
-        self.text = DetectionText(**settings('text', text, _TEXT))
-        self.classifier = RegionClassifier(**settings('classifier', classifier, _CLASSIFIER))
+            model, **merge_settings('encoder', encoder, _ENCODER), vanilla_cls=False))
+        self.region = RegionEncoder(self.encoder, **merge_settings('region', region, _REGION))
+        self.text = DetectionText(**merge_settings('text', text, _TEXT))
+        self.classifier = RegionClassifier(**merge_settings('classifier', classifier, _CLASSIFIER))
         self.proposals = proposals
         self.test_settings = test
 
