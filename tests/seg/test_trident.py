@@ -91,8 +91,10 @@ def test_attention_is_cut_to_the_valid_grid_of_a_wide_image():
     assert (attention.attn.sum(dim=-1) < 1).all()  # softmax ran over the padded grid too
 
 
-@pytest.mark.parametrize('benchmark', ['voc21', 'voc20', 'cityscapes', 'ade150'])
-def test_tools_test_runs_trident_configs(benchmark, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(('method', 'benchmark'), [
+    ('trident', 'voc21'), ('trident', 'voc20'), ('trident', 'cityscapes'), ('trident', 'ade150'),
+    ('trident-samrefine', 'voc21'), ('trident-samrefine', 'cityscapes')])
+def test_tools_test_runs_trident_configs(method, benchmark, tmp_path, monkeypatch, capsys):
     import sys
 
     from mmengine.config import Config
@@ -101,10 +103,12 @@ def test_tools_test_runs_trident_configs(benchmark, tmp_path, monkeypatch, capsy
     from dense_clip.testing.datasets import write_benchmark_dataset
     from tests.conftest import REPO, load_tool
 
-    config = REPO / 'configs' / 'trident' / f'trident_vit-b16_{benchmark}.py'
+    config = REPO / 'configs' / 'trident' / f'{method}_vit-b16_{benchmark}.py'
     cfg = Config.fromfile(config)
     assert cfg.model.type == 'TridentSegmentor' and cfg.model.sam.checkpoint == 'zoo://sam_vit_b'
     assert cfg.model.encoder.last_block.proxy.type == 'dino_vitb16'
+    refine = [s for s in cfg.model.get('steps', []) if s['type'] == 'TridentSAMRefine']
+    assert len(refine) == (method == 'trident-samrefine')  # the segmentor's SAM is shared
     write_benchmark_dataset(benchmark, tmp_path / 'data')
     tiny = tmp_path / 'tiny.py'
     tiny.write_text(

@@ -20,6 +20,8 @@ authors' public code (YuHengsss/Trident ``trident.py`` ``get_trident_seg`` /
    left and a right half, each with its own SAM pass and affinity.
 4. ``ln_post``, the projection, cosine with the class embeddings; the SAM-grid scores are resized
    to the original image and the usual softmax / synonym / threshold / labels steps follow.
+5. Optionally (the authors' ``--sam_refine``), the labels-stage step
+   :class:`~dense_clip.seg.steps.TridentSAMRefine` prompts SAM with the coarse map's regions.
 
 Departures (all in ``configs/_base_/protocols.md``, "Trident"): SAM sees the pipeline's
 resized, un-normalised input rather than the image file re-read at its original size; fp32.
@@ -116,6 +118,9 @@ class TridentSegmentor(OpenVocabSegmentor):
         if self.encoder.arch != 'vit':
             raise ValueError('Trident splices ViT last-block tokens: it needs a ViT CLIP')
         self.sam = SAMModel(**(sam or {}))
+        for step in self.steps:  # the refinement prompts this SAM unless it has its own
+            if hasattr(step, 'share_sam'):
+                step.share_sam(self.sam)
         self.cos_fac = float(cos_fac)
         self.refine_neg_cos = bool(refine_neg_cos)
         self.split_halves = bool(split_halves)

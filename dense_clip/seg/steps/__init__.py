@@ -11,10 +11,11 @@ from .pamr import NACLIP_DILATIONS, PAMR, PAPER_DILATIONS
 from .prompt_denoise import PromptDenoise, prompt_denoising
 from .renormalise import Renormalise
 from .sam_refine import SAMRefine
+from .trident_refine import TridentSAMRefine
 
 __all__ = [
     'NACLIP_DILATIONS', 'PAPER_DILATIONS', 'SCORE_SPACES', 'STAGES',
     'ClsReweight', 'ClusterVote', 'KeySmoothing', 'MaskClassify', 'PAMR', 'Prediction',
-    'PromptDenoise', 'Renormalise', 'SAMRefine', 'SegStep', 'StepContext',
+    'PromptDenoise', 'Renormalise', 'SAMRefine', 'SegStep', 'StepContext', 'TridentSAMRefine',
     'cluster_vote', 'dbscan', 'key_smoothing', 'prompt_denoising', 'to_name_probs',
 ]

@@ -1,0 +1,5 @@
+# Trident with the authors' SAM refinement (eval.py --sam_refine): the coarse map's regions prompt
+# SAM ViT-B (the segmentor's). coarse_thresh 0.2 from YuHengsss/Trident configs/base_config.py
+# (cfg_ade847.py sets none); sam_iou_thresh 0.8, minimal_area 225 (base_config.py), sam_mask_coff 0.005.
+_base_ = './trident_vit-b16_ade847.py'
+model = dict(steps=[dict(type='TridentSAMRefine', coarse_thresh=0.2)])
