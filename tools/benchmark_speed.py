@@ -167,9 +167,10 @@ def _image(spec: dict):
     width, height = spec['image_size']
     sample = REPO / 'dense_clip' / 'data' / 'samples' / 'synthetic_scene.png'
     rgb = np.asarray(Image.open(sample).convert('RGB').resize((width, height)), dtype=np.float32)
-    from dense_clip.models.clip.constants import CLIP_MEAN, CLIP_STD
-
-    mean, std = np.array(CLIP_MEAN, dtype=np.float32), np.array(CLIP_STD, dtype=np.float32)
+    # CLIP's statistics written out: --code-root may name a checkout older than
+    # dense_clip.models.clip.constants
+    mean = np.array([122.771, 116.746, 104.094], dtype=np.float32)
+    std = np.array([68.501, 66.632, 70.323], dtype=np.float32)
     return torch.from_numpy((rgb - mean) / std).permute(2, 0, 1)[None].to(spec['device'])
 
 
