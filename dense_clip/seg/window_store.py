@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -127,21 +126,11 @@ class WindowStore:
         total = None
         for batch in self._batches:
             scores = self._upsample(batch, start, end).float()
-            if total is None:  # in the windows' layout: adding across layouts is ~10x slower
-                layout = (torch.channels_last if scores.is_contiguous(
-                    memory_format=torch.channels_last) and not scores.is_contiguous()
-                    else torch.contiguous_format)
-                total = torch.empty((1, end - start, self.height, self.width),
-                                    dtype=scores.dtype, device=scores.device,
-                                    memory_format=layout).zero_()
+            if total is None:
+                total = scores.new_zeros((1, end - start, self.height, self.width))
             for (y1, y2, x1, x2), window in zip(batch.boxes, scores):
-                total[0, :, y1:y2, x1:x2] += window
-        total.div_(self._count(total))
-        if not total.is_contiguous():  # back to the usual layout: as a 2-D transpose, the
-            channels = total.shape[1]  # fastest copy (half the time of .contiguous())
-            total = total.permute(0, 2, 3, 1).reshape(-1, channels).t().contiguous().view(
-                1, channels, self.height, self.width)
-        return total
+                total[0, :, y1:y2, x1:x2] += _contiguous(window)
+        return total.div_(self._count(total))
 
     def _count(self, like: Tensor) -> Tensor:
         """(1, 1, H, W) float32: how many windows cover each pixel (computed once)."""
@@ -157,6 +146,16 @@ class WindowStore:
         """Bytes held by the stored window scores."""
         return sum(b.scores.numel() * b.scores.element_size() if isinstance(b.scores, Tensor)
                    else b.scores.nbytes for b in self._batches)
+
+
+def _contiguous(window: Tensor) -> Tensor:
+    """A (K, h, w) window in the usual layout. Upsampled patch scores often come channels-last;
+    adding those into a map of the usual layout took several times longer than a 2-D transpose
+    of the window followed by the add (same values, same order of additions)."""
+    if window.is_contiguous() or not window.permute(1, 2, 0).is_contiguous():
+        return window
+    channels = window.shape[0]
+    return window.permute(1, 2, 0).reshape(-1, channels).t().contiguous().view(window.shape)
 
 
 class ComputedScores:
