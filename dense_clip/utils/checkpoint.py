@@ -31,6 +31,7 @@ __all__ = [
     'load_checkpoint_file',
     'read_safetensors',
     'safe_torch_load',
+    'write_safetensors',
 ]
 
 
@@ -157,6 +158,27 @@ def read_safetensors(filename: str | os.PathLike) -> tuple[dict[str, torch.Tenso
         raise CheckpointError(f'{filename}: not a readable safetensors file (truncated or '
                               f'corrupt?): {" ".join(str(err).split())[:200]}') from err
     return tensors, metadata
+
+
+def write_safetensors(tensors: Mapping[str, torch.Tensor], filename: str | os.PathLike,
+                      metadata: dict[str, str] | None = None) -> None:
+    """Writes tensors (CPU, contiguous copies) and ``metadata`` to a ``.safetensors`` file
+    atomically: a temporary file in the same folder, then a rename; nothing partial is left."""
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    filename = os.fspath(filename)
+    folder, name = os.path.split(filename)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    handle, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=folder or '.')
+    os.close(handle)
+    try:
+        save_file(state, tmp, metadata=metadata)
+        os.replace(tmp, filename)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def load_checkpoint_file(filename: str | os.PathLike, map_location='cpu') -> object:

@@ -35,8 +35,6 @@ entries says so.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +56,12 @@ def read_any(src: Path) -> Any:
 
 
 def save_safetensors(state: dict[str, Any], out: Path) -> None:
-    """Writes ``state`` (CPU, contiguous copies) to ``out`` atomically (temporary file, rename).
+    """Writes a converter's output to ``out`` atomically; a ``'__metadata__'`` entry
+    (str -> str) becomes the file's metadata."""
+    from dense_clip.utils.checkpoint import write_safetensors
 
-    A ``'__metadata__'`` entry (str -> str) becomes the file's metadata.
-    """
-    from safetensors.torch import save_file
-
-    metadata = state.get('__metadata__')
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()
-               if k != '__metadata__'}
-    fd, tmp = tempfile.mkstemp(prefix=Path(out).name, suffix='.tmp', dir=Path(out).parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_safetensors({k: v for k, v in state.items() if k != '__metadata__'}, out,
+                      metadata=state.get('__metadata__'))
 
 
 @WEIGHT_CONVERTERS.register_module(name='clip_dinoiser_heads')

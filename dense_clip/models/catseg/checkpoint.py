@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from dense_clip.utils.checkpoint import CheckpointError, safe_torch_load
+from dense_clip.utils.checkpoint import CheckpointError, safe_torch_load, write_safetensors
 
 from .convert import PREFIXES, describe_tower, from_authors, to_authors, unwrap_checkpoint
 
@@ -188,17 +188,12 @@ def save_finetuned_weights(model: nn.Module, path: str | os.PathLike,
     """
     import hashlib
 
-    from safetensors.torch import save_file
-
     state = model.state_dict()
     keep = {k: v for k, v in state.items() if not k.startswith('clip_model.')}
     keep.update({f'clip_model.{name}': state[f'clip_model.{name}'] for name in trainable_clip})
-    keep = {k: v.detach().contiguous().clone() for k, v in sorted(keep.items())}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    save_file(keep, str(tmp), metadata={PARTIAL_CLIP[0]: PARTIAL_CLIP[1]})
-    os.replace(tmp, path)
+    write_safetensors(keep, path, metadata={PARTIAL_CLIP[0]: PARTIAL_CLIP[1]})
     data = path.read_bytes()
     return {'file': path.name, 'bytes': len(data), 'sha256': hashlib.sha256(data).hexdigest(),
             'tensors': len(keep)}

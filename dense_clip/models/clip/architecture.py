@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -94,20 +93,12 @@ def save_clip_safetensors(model: nn.Module, path: str | os.PathLike,
     Returns:
         ``path``.
     """
-    from safetensors.torch import save_file
+    from dense_clip.utils.checkpoint import write_safetensors
 
     path = Path(path)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    state.update(extra or {})
+    state = {**model.state_dict(), **(extra or {})}
     metadata = architecture_metadata(config if config is not None else architecture_of(model))
-    handle, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(state, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_safetensors(state, path, metadata=metadata)
     return path
 
 
