@@ -17,8 +17,6 @@ as the original training (see ``train_wall_time_s`` in the JSON).
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from dense_clip.utils.cli import run_cli  # noqa: E402
-from dense_clip.utils.retrain import compare_records, rerun_record  # noqa: E402
+from dense_clip.utils.retrain import (  # noqa: E402
+    compare_records,
+    read_record,
+    recorded_command,
+    report,
+    rerun_record,
+)
 
 SHIPPED = REPO / 'dense_clip' / 'data' / 'catseg' / 'catseg_tiny_synth.safetensors'
 COMPARED = ('mIoU', 'mIoU_seen', 'mIoU_unseen')
@@ -43,24 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def retrain_command(record: dict, out: Path, work_dir: Path) -> list[str]:
     """The recorded command as an argv list, writing to ``out`` and ``work_dir``."""
-    argv = shlex.split(record['command'])
-    if argv[:2] != ['python', 'tools/train_catseg_synthetic.py']:
-        raise ValueError('recorded command is not a tools/train_catseg_synthetic.py run: '
-                         f"{record['command']!r}")
-    args, rest = argv[2:], []
-    skip = False
-    for i, arg in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        if arg in ('--out', '--work-dir'):
-            skip = True
-            continue
-        if arg.startswith(('--out=', '--work-dir=')):
-            continue
-        rest.append(args[i])
-    return [sys.executable, str(REPO / 'tools' / 'train_catseg_synthetic.py'), *rest,
-            '--out', str(out), '--work-dir', str(work_dir)]
+    return recorded_command(record, 'tools/train_catseg_synthetic.py',
+                            {'--out': out, '--work-dir': work_dir}, REPO)
 
 
 def compare(old: dict, new: dict, miou_tol: float) -> tuple[bool, list[str]]:
@@ -71,21 +59,13 @@ def compare(old: dict, new: dict, miou_tol: float) -> tuple[bool, list[str]]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     weights = Path(args.weights)
-    meta = weights.with_suffix('.json')
-    if not meta.is_file():
-        raise FileNotFoundError(f'no weights record {meta} (the JSON beside {weights})')
-    old = json.loads(meta.read_text())
+    old = read_record(weights)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
         root.mkdir(parents=True, exist_ok=True)
         out = root / weights.name
         new = rerun_record(retrain_command(old, out, root / 'work_dir'), out, REPO)
-    ok, lines = compare(old, new, args.miou_tol)
-    print('\n'.join(lines))
-    print('within tolerance' if ok else 'NOT within tolerance')
-    if not ok:
-        sys.exit(1)
-
+    report(*compare(old, new, args.miou_tol))
 
 if __name__ == '__main__':
     run_cli(main)

@@ -19,8 +19,6 @@ The full command takes as long as the original training (38 minutes on one CPU c
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +26,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from dense_clip.utils.cli import run_cli  # noqa: E402
-from dense_clip.utils.retrain import compare_records, rerun_record  # noqa: E402
+from dense_clip.utils.retrain import (  # noqa: E402
+    compare_records,
+    read_record,
+    recorded_command,
+    report,
+    rerun_record,
+)
 
 SHIPPED = REPO / 'dense_clip/data/tiny_clip/tiny_clip_synth.safetensors'
 COMPARED = ('zs_acc', 'maskclip/prompt', 'sclip/prompt')
@@ -46,16 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def retrain_command(record: dict, out: Path) -> list[str]:
     """The recorded command as an argv list, writing to ``out`` instead of the shipped path."""
-    argv = shlex.split(record['command'])
-    if argv[:2] != ['python', 'tools/train_tiny_clip.py']:
-        raise ValueError('recorded command is not a tools/train_tiny_clip.py run: '
-                         f"{record['command']!r}")
-    args = argv[2:]
-    if '--out' in args:
-        i = args.index('--out')
-        del args[i:i + 2]
-    args = [a for a in args if not a.startswith('--out=')]
-    return [sys.executable, str(REPO / 'tools/train_tiny_clip.py'), *args, '--out', str(out)]
+    return recorded_command(record, 'tools/train_tiny_clip.py', {'--out': out}, REPO)
 
 
 def compare(old: dict, new: dict, zs_tol: float, miou_tol: float) -> tuple[bool, list[str]]:
@@ -67,20 +62,12 @@ def compare(old: dict, new: dict, zs_tol: float, miou_tol: float) -> tuple[bool,
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     ckpt = Path(args.ckpt)
-    meta = ckpt.with_suffix('.json')
-    if not meta.is_file():
-        raise FileNotFoundError(f'no checkpoint record {meta} (the JSON beside {ckpt})')
-    old = json.loads(meta.read_text())
+    old = read_record(ckpt)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep or tmp) / ckpt.name
         out.parent.mkdir(parents=True, exist_ok=True)
         new = rerun_record(retrain_command(old, out), out, REPO)
-    ok, lines = compare(old, new, args.zs_tol, args.miou_tol)
-    print('\n'.join(lines))
-    print('within tolerance' if ok else 'NOT within tolerance')
-    if not ok:
-        sys.exit(1)
-
+    report(*compare(old, new, args.zs_tol, args.miou_tol))
 
 if __name__ == '__main__':
     run_cli(main)

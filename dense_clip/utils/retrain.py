@@ -11,10 +11,55 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ['compare_records', 'rerun_record']
+__all__ = ['compare_records', 'read_record', 'recorded_command', 'report', 'rerun_record']
+
+
+def read_record(weights: Path) -> dict:
+    """The JSON record beside a weights file (same name, ``.json``).
+
+    Raises:
+        FileNotFoundError: there is none (the message names both files).
+    """
+    meta = Path(weights).with_suffix('.json')
+    if not meta.is_file():
+        raise FileNotFoundError(f'no weights record {meta} (the JSON beside {weights})')
+    return json.loads(meta.read_text())
+
+
+def recorded_command(record: Mapping, script: str, outputs: Mapping[str, object],
+                     root: Path) -> list[str]:
+    """The record's ``python SCRIPT ...`` command as an argv for this interpreter, with the
+    output flags in ``outputs`` (flag -> value, e.g. ``{'--out': path}``) replacing the recorded
+    ones.
+
+    Raises:
+        ValueError: the recorded command is not a run of ``script``.
+    """
+    argv = shlex.split(record['command'])
+    if argv[:2] != ['python', script]:
+        raise ValueError(f"recorded command is not a {script} run: {record['command']!r}")
+    kept, skip = [], False
+    for arg in argv[2:]:
+        if skip:
+            skip = False
+        elif arg in outputs:
+            skip = True  # its value follows
+        elif not arg.startswith(tuple(f'{flag}=' for flag in outputs)):
+            kept.append(arg)
+    replaced = [item for flag, value in outputs.items() for item in (flag, str(value))]
+    return [sys.executable, str(Path(root) / script), *kept, *replaced]
+
+
+def report(ok: bool, lines: list[str]) -> None:
+    """Prints the comparison and its verdict; exits with status 1 when out of tolerance."""
+    print('\n'.join(lines))
+    print('within tolerance' if ok else 'NOT within tolerance')
+    if not ok:
+        sys.exit(1)
 
 
 def compare_records(old: Mapping, new: Mapping, section: str, tolerances: Mapping[str, float],
