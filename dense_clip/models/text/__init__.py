@@ -17,10 +17,10 @@ from .vocabulary import (
     available_classnames,
     build_vocabulary,
     classnames_path,
+    image_vocabulary,
 )
 
 __all__ = [
-    'embed_vocabulary',
     'CLASSNAMES_DIR',
     'MASKCLIP_TEMPLATES',
     'OPENAI_IMAGENET_TEMPLATES',
@@ -33,8 +33,10 @@ __all__ = [
     'build_vocabulary',
     'classnames_path',
     'default_cache_dir',
+    'embed_vocabulary',
     'file_identity',
     'get_templates',
+    'image_vocabulary',
     'merge_synonyms',
     'module_fingerprint',
     'reduce_synonyms',

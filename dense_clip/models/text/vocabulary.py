@@ -29,7 +29,8 @@ from typing import Union
 import torch
 
 __all__ = [
-    'CLASSNAMES_DIR', 'Vocabulary', 'available_classnames', 'build_vocabulary', 'classnames_path'
+    'CLASSNAMES_DIR', 'Vocabulary', 'available_classnames', 'build_vocabulary', 'classnames_path',
+    'image_vocabulary',
 ]
 
 CLASSNAMES_DIR = Path(__file__).resolve().parents[2] / 'data' / 'classnames'
@@ -257,3 +258,18 @@ def build_vocabulary(source: VocabularySource) -> Vocabulary:
     if isinstance(source, Sequence):
         return Vocabulary(list(source), background)
     raise TypeError(f'cannot build a vocabulary from {type(source).__name__}')
+
+
+def image_vocabulary(metainfo: Mapping | None, default: VocabularySource | None) -> Vocabulary:
+    """The vocabulary of one image: its own (``metainfo['vocabulary']``), else ``default``.
+
+    Raises:
+        ValueError: neither is set (the message says where to set one).
+    """
+    source = (metainfo or {}).get('vocabulary')
+    if source is None:
+        source = default
+    if source is None:
+        raise ValueError("no vocabulary: set model.text.vocabulary, the dataset config's "
+                         '`classnames`, or a per-image vocabulary')
+    return build_vocabulary(source)

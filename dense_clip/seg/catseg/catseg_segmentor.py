@@ -40,7 +40,13 @@ from dense_clip.models.catseg import (
 )
 from dense_clip.models.catseg.checkpoint import load_catseg_weights
 from dense_clip.models.clip_source import CLIPSource
-from dense_clip.models.text import Vocabulary, build_vocabulary, get_templates, reduce_synonyms
+from dense_clip.models.text import (
+    Vocabulary,
+    build_vocabulary,
+    get_templates,
+    image_vocabulary,
+    reduce_synonyms,
+)
 from dense_clip.registry import SEG_MODELS
 from dense_clip.utils.settings import merge_settings
 
@@ -171,13 +177,8 @@ class CATSegSegmentor(BaseSegmentor):
 
     def vocabulary_of(self, metainfo: dict | None = None, training: bool = False) -> Vocabulary:
         """The vocabulary of one image: its own (``metainfo['vocabulary']``) or the model's."""
-        source = (metainfo or {}).get('vocabulary')
-        if source is None:
-            source = (self.train_vocabulary or self.vocabulary) if training else self.vocabulary
-        if source is None:
-            raise ValueError("no vocabulary: set model.text.vocabulary, the dataset config's "
-                             '`classnames`, or a per-image vocabulary')
-        return build_vocabulary(source)
+        default = (self.train_vocabulary or self.vocabulary) if training else self.vocabulary
+        return image_vocabulary(metainfo, default)
 
     def _text_tower_trains(self) -> bool:
         return any(p.requires_grad for name, p in self.clip_model.named_parameters()

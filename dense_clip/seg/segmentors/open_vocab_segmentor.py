@@ -42,6 +42,7 @@ from dense_clip.models.text import (
     build_vocabulary,
     embed_vocabulary,
     get_templates,
+    image_vocabulary,
 )
 from dense_clip.registry import SEG_HEADS, SEG_MODELS, SEG_STEPS, build_component, check_arguments
 from dense_clip.utils.settings import merge_settings
@@ -210,11 +211,7 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     def vocabulary_of(self, metainfo: dict | None = None) -> Vocabulary:
         """The vocabulary of one image: its own (``metainfo['vocabulary']``) or the model's."""
-        source = (metainfo or {}).get('vocabulary', self.vocabulary)
-        if source is None:
-            raise ValueError('no vocabulary: set model.text.vocabulary, the dataset config\'s '
-                             '`classnames`, or a per-image vocabulary')
-        return build_vocabulary(source)
+        return image_vocabulary(metainfo, self.vocabulary)
 
     # ----------------------------------------------------------------- dense scores
     def _context(self, vocabulary: Vocabulary) -> StepContext:
