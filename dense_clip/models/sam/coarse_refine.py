@@ -24,7 +24,7 @@ The returned scores are these refined scores (the authors' ``seg_logits``), not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,7 +47,6 @@ class ClassRegions:
     masks: Tensor
     boxes: Tensor
     points: Tensor
-    scores: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.masks.shape[0]
@@ -77,20 +76,19 @@ def class_regions(labels: Tensor, probs: Tensor, coarse_thresh: float,
         if class_prob.max() < coarse_thresh:
             continue
         components, count = connected(labels_np == c, structure=structure)
-        masks, points, scores = [], [], []
+        masks, points = [], []
         for index in range(1, count + 1):
             region = components == index
             if region.sum() < minimal_area:
                 continue
             region_t = torch.from_numpy(region)
-            scores.append(float(class_prob[region_t].mean()))
             position = int(torch.argmax(class_prob * region_t.to(class_prob)))
             points.append(torch.tensor([position % class_prob.shape[1],
                                         position // class_prob.shape[1]]))
             masks.append(region.astype(np.uint8))
         if masks:
             stacked = torch.from_numpy(np.stack(masks))
-            out[c] = ClassRegions(stacked, masks_to_boxes(stacked), torch.stack(points), scores)
+            out[c] = ClassRegions(stacked, masks_to_boxes(stacked), torch.stack(points))
     return out
 
 
