@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -106,10 +107,14 @@ class WindowStore:
         return (len(self._batches) == 1 and len(self._batches[0].boxes) == 1
                 and self._batches[0].boxes[0] == (0, self.height, 0, self.width))
 
-    def _upsample(self, batch: _Batch, start: int, end: int) -> Tensor:
+    def _upsample(self, batch: _Batch, start: int, end: int, window: int | None = None) -> Tensor:
+        """The batch's windows (or only window ``window``) at pixel resolution."""
         y1, y2, x1, x2 = batch.boxes[0]
-        return upsample_window_scores(batch.channels(start, end), (y2 - y1, x2 - x1),
-                                      batch.padded_size, batch.padding, self.stretch)
+        scores = batch.channels(start, end)
+        if window is not None:
+            scores = scores[window:window + 1]
+        return upsample_window_scores(scores, (y2 - y1, x2 - x1), batch.padded_size,
+                                      batch.padding, self.stretch)
 
     def render(self, start: int = 0, end: int | None = None) -> Tensor:
         """Scores of channels ``start:end`` at image resolution.
@@ -123,13 +128,23 @@ class WindowStore:
         end = self.num_outputs if end is None else end
         if self.whole:  # the whole-image pass's own dtype, as its upsampled scores
             return self._upsample(self._batches[0], start, end)
+        # Window sums in (H, W, K): upsampled patch scores come channels-last, so each window
+        # adds as one contiguous block per row, and the canvas is transposed once at the end
+        # (the same additions in the same order; bfloat16 scores add into the float32 canvas
+        # exactly as their float32 copies would)
+        # One window is upsampled at a time (each pixel's value is its own window's
+        # interpolation either way), so only one window's full-resolution scores exist at once
+        channels = end - start
         total = None
         for batch in self._batches:
-            scores = self._upsample(batch, start, end).float()
-            if total is None:
-                total = scores.new_zeros((1, end - start, self.height, self.width))
-            for (y1, y2, x1, x2), window in zip(batch.boxes, scores):
-                total[0, :, y1:y2, x1:x2] += _contiguous(window)
+            for i, (y1, y2, x1, x2) in enumerate(batch.boxes):
+                window = self._upsample(batch, start, end, i)[0]
+                if total is None:
+                    total = window.new_zeros((self.height, self.width, channels),
+                                             dtype=torch.float32)
+                total[y1:y2, x1:x2] += window.permute(1, 2, 0)
+        total = total.view(-1, channels).t().contiguous().view(1, channels, self.height,
+                                                                self.width)
         return total.div_(self._count(total))
 
     def _count(self, like: Tensor) -> Tensor:
@@ -146,16 +161,6 @@ class WindowStore:
         """Bytes held by the stored window scores."""
         return sum(b.scores.numel() * b.scores.element_size() if isinstance(b.scores, Tensor)
                    else b.scores.nbytes for b in self._batches)
-
-
-def _contiguous(window: Tensor) -> Tensor:
-    """A (K, h, w) window in the usual layout. Upsampled patch scores often come channels-last;
-    adding those into a map of the usual layout took several times longer than a 2-D transpose
-    of the window followed by the add (same values, same order of additions)."""
-    if window.is_contiguous() or not window.permute(1, 2, 0).is_contiguous():
-        return window
-    channels = window.shape[0]
-    return window.permute(1, 2, 0).reshape(-1, channels).t().contiguous().view(window.shape)
 
 
 class ComputedScores:
