@@ -216,17 +216,18 @@ def finalise_prediction(
         prob_thresh: pixels whose top class probability is below this become class 0.
 
     Returns:
-        ``(C, H, W)`` probabilities (max over each class's names) and ``(1, H, W)`` long labels.
+        ``(C, H, W)`` probabilities (max over each class's names; ``name_probs`` itself when
+        every class has one name and no area threshold is set) and ``(1, H, W)`` long labels.
     """
     if class_index.numel() != name_probs.shape[0] or int(class_index.max()) >= num_classes:
         raise ValueError(f'{name_probs.shape[0]} name channels do not match a class index of '
                          f'{class_index.numel()} names over {num_classes} classes')
-    probs = reduce_synonyms(name_probs[None], class_index)[0].clone()
+    probs = reduce_synonyms(name_probs[None], class_index)[0]  # name_probs itself if no synonyms
     if area_thresh is not None:
         labels = probs.max(dim=0).indices  # the first maximum, as argmax (one pass for both)
         areas = torch.stack([(labels == c).sum() for c in range(1, num_classes)]).float()
         keep = (areas > area_thresh * areas.sum()).float()
-        probs[1:] = probs[1:] * keep[:, None, None]
+        probs = torch.cat([probs[:1], probs[1:] * keep[:, None, None]])  # name_probs unchanged
     top, labels = probs.max(dim=0, keepdim=True)
     labels[top < prob_thresh] = 0
     return probs, labels

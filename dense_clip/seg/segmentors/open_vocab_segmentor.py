@@ -377,8 +377,12 @@ class OpenVocabSegmentor(BaseSegmentor):
             ctx.image = F.interpolate(image[None, :, :img_shape[0], :img_shape[1]].float(),
                                       size=ori_shape, mode='bilinear', align_corners=False)
         if mode == 'full':
-            pred = self._to_output(store.render(), store.space, image, meta, ctx)
-            name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale)[0]
+            rendered = store.render()
+            pred = self._to_output(rendered, store.space, image, meta, ctx)
+            # a window store's render is a new map, read only here: the softmax may overwrite it
+            reuse = isinstance(store, WindowStore) and _same_storage(pred.scores, rendered)
+            name_probs = to_name_probs(pred.scores, pred.space, self.logit_scale, reuse)[0]
+            pred.scores = None
             pred.probs, pred.labels = finalise_prediction(
                 name_probs, class_index, vocabulary.num_classes, self.area_thresh,
                 self.prob_thresh)
@@ -450,3 +454,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.steps.eval()
         self.head.train(mode)
         return self
+
+
+def _same_storage(a: Tensor, b: Tensor) -> bool:
+    """True if ``a`` is ``b`` or a view of it (e.g. cropped to the image's own size)."""
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

@@ -9,7 +9,8 @@ it needs from the dense pass, and changes one field of the :class:`Prediction`:
   probabilities; ``scores`` is (1, S, H, W); ``ctx.image`` is the normalised image resized to
   (H, W) (PAMR's guide).
 * ``'labels'``: after the class probabilities ``probs`` (C, H, W) and ``labels`` (1, H, W) are
-  final (synonyms reduced, area and probability thresholds applied); ``ctx.dense`` is the
+  final (synonyms reduced, area and probability thresholds applied; ``scores`` is None by
+  then: the softmax may have overwritten them); ``ctx.dense`` is the
   whole-image pass in ``mode='whole'``, else None; ``ctx.rgb`` is the image as (H, W, 3) uint8
   RGB when a step asks for it (``needs_rgb``; SAM's input). In bounded-memory prediction
   (``test_cfg.probs='top'``) ``probs`` is (1, H, W), the probability of each pixel's class, with
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from dense_clip.models.clip import DenseOutput, DenseRequest
@@ -98,21 +100,42 @@ class SegStep(nn.Module):
         raise NotImplementedError
 
 
-def to_name_probs(scores: Tensor, space: str, logit_scale: float) -> Tensor:
+def to_name_probs(scores: Tensor, space: str, logit_scale: float,
+                  reuse: bool = False) -> Tensor:
     """Per-name probabilities from scores in any space; the softmax is over dim 1 (names).
 
     Args:
         scores: (B, S, ...) scores.
         space: one of :data:`SCORE_SPACES`.
         logit_scale: multiplies 'cosine' scores before the softmax.
+        reuse: The caller hands ``scores`` over (nothing reads it afterwards): float32 scores
+            are overwritten with the result instead of allocating more image-sized maps.
 
     Returns:
-        (B, S, ...) float32 probabilities (the scores themselves in the 'prob' space).
+        (B, S, ...) float32 probabilities (the scores themselves in the 'prob' space). Every
+        path gives the same values.
     """
-    if space == 'cosine':
-        return (scores.float() * logit_scale).softmax(dim=1)
-    if space == 'logit':
-        return scores.float().softmax(dim=1)
+    if space not in SCORE_SPACES:
+        raise ValueError(f'unknown score space {space!r}; valid: {SCORE_SPACES}')
     if space == 'prob':
         return scores.float()
-    raise ValueError(f'unknown score space {space!r}; valid: {SCORE_SPACES}')
+    if scores.dtype != torch.float32:
+        x = scores.float()  # a copy: free to overwrite
+    elif reuse:
+        x = scores
+    elif space == 'cosine':
+        return softmax_in_place(scores * logit_scale)
+    else:
+        return scores.softmax(dim=1)
+    return softmax_in_place(x.mul_(logit_scale) if space == 'cosine' else x)
+
+
+def softmax_in_place(x: Tensor) -> Tensor:
+    """``x.softmax(dim=1)``, written over ``x`` when ``x`` is a contiguous CPU tensor (no new
+    image-sized map; the same values). aten's CPU softmax over a contiguous tensor reads each
+    element of a row before writing its result, so its output may alias its input;
+    ``tests/seg/steps/test_base.py`` checks that this holds for the installed torch. Any other
+    tensor (channels-last, for one, where aliasing gives wrong values) gets a new result."""
+    if x.device.type != 'cpu' or not x.is_contiguous():
+        return x.softmax(dim=1)
+    return torch.ops.aten._softmax.out(x, 1, False, out=x)
