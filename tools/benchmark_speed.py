@@ -43,6 +43,10 @@ CASES = ('text', 'image')
 
 
 # ----------------------------------------------------------------------------- measuring
+# environment settings that change what is measured; a run records those that are set
+SETTINGS_FROM_ENV = ('DENSE_CLIP_PACKED_WEIGHTS',)
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -366,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
                command='python tools/benchmark_speed.py ' + shlex.join(
                    argv if argv is not None else sys.argv[1:]),
                image_size=[width, height], load_before=load_before,
-               load_after=os.getloadavg()[0], results=results)
+               load_after=os.getloadavg()[0], results=results,
+               env={k: os.environ[k] for k in SETTINGS_FROM_ENV if k in os.environ})
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f'{tag}.json').write_text(json.dumps(run, indent=2) + '\n')

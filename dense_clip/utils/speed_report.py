@@ -2,7 +2,8 @@
 
 A result file is the JSON the tool writes: ``title``, ``date``, ``machine`` (from
 :func:`machine`), ``device``, ``threads``, ``commit``, ``command``, ``image_size``,
-``load_before`` / ``load_after`` and ``results`` (one dict per case and precision).
+``load_before`` / ``load_after``, ``env`` (the environment settings that were set, e.g.
+``DENSE_CLIP_PACKED_WEIGHTS``) and ``results`` (one dict per case and precision).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def markdown(run: dict) -> str:
     lines = [f"Measured {run['date']} on {info['cpu']} ({info['logical_cpus']} logical CPUs, "
              f"{info['cpu_flags'] or 'no AVX-512'}), device {device}, torch {info['torch']}, "
              f"{run['threads']} threads, code {run['commit']}; load average "
-             f"{run['load_before']:.1f} before, {run['load_after']:.1f} after.",
+             f"{run['load_before']:.1f} before, {run['load_after']:.1f} after"
+             + ''.join(f'; {k}={v}' for k, v in run.get('env', {}).items()) + '.',
              f"Command: `{run['command']}`", '']
     text = [r for r in run['results'] if r['case'] == 'text']
     if text:

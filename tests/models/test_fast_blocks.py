@@ -162,3 +162,53 @@ def test_text_encoding_drops_its_packed_weights():
     assert not any(key[0] in text_ids for key in packed_linear._PACKED)
     build_text_classifier(model, tokenizer, ['cat', 'dog'], ['a photo of a {}.'])
     assert not any(key[0] in text_ids for key in packed_linear._PACKED)
+
+
+@pytest.mark.parametrize('act', ['gelu', 'quick_gelu'])
+def test_mlp_rows_in_chunks_equal_all_rows_at_once(act, monkeypatch):
+    from open_clip.transformer import QuickGELU
+
+    from dense_clip.models.clip import packed_linear
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential()
+    mlp.add_module('c_fc', nn.Linear(32, 128))
+    mlp.add_module('gelu', QuickGELU() if act == 'quick_gelu' else nn.GELU())
+    mlp.add_module('c_proj', nn.Linear(128, 32))
+    mlp = mlp.bfloat16()
+    x = torch.randn(3, 11, 32).bfloat16()
+    calls = []
+    with torch.no_grad():
+        whole = run_mlp(mlp, x)
+        monkeypatch.setattr(packed_linear, 'MLP_CHUNK_ROWS', 8)  # 33 rows: 5 chunks of 7 or less
+        op = torch.ops.mkldnn._linear_pointwise
+        monkeypatch.setattr(torch.ops.mkldnn, '_linear_pointwise',
+                            lambda rows, *args: calls.append(rows.shape[0]) or op(rows, *args))
+        chunked = run_mlp(mlp, x)
+    assert chunked.shape == whole.shape == (3, 11, 32)
+    if packed_linear_available():
+        assert calls == [7, 7, 7, 7, 7, 7, 7, 7, 5, 5]  # fc, proj per chunk
+        assert torch.equal(chunked, whole)  # rows are independent: the same products
+    else:
+        assert calls == [] and torch.equal(chunked, whole)
+
+
+def test_packing_can_be_turned_off_by_the_environment(monkeypatch):
+    from dense_clip.models.clip import packed_linear
+
+    torch.manual_seed(0)
+    weight, x = torch.randn(16, 8).bfloat16(), torch.randn(3, 8).bfloat16()
+    packed_linear.packed_linear_available.cache_clear()
+    try:
+        monkeypatch.setenv('DENSE_CLIP_PACKED_WEIGHTS', '0')
+        assert not packed_linear_available()
+        with torch.no_grad():
+            assert torch.equal(linear(x, weight), F.linear(x, weight))  # plain F.linear
+        assert (id(weight), 1.0) not in _PACKED
+        packed_linear.packed_linear_available.cache_clear()
+        monkeypatch.setenv('DENSE_CLIP_PACKED_WEIGHTS', 'maybe')
+        with pytest.raises(ValueError, match='DENSE_CLIP_PACKED_WEIGHTS must be 0 or 1'):
+            packed_linear_available()
+    finally:
+        monkeypatch.delenv('DENSE_CLIP_PACKED_WEIGHTS')
+        packed_linear.packed_linear_available.cache_clear()

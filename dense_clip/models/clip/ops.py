@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from open_clip.transformer import QuickGELU
 from torch import Tensor, nn
 
-from .packed_linear import linear, quick_gelu_mlp
+from .packed_linear import linear, packed_mlp, quick_gelu_mlp
 
 
 def _check_attention(attn: nn.Module) -> None:
@@ -117,6 +117,9 @@ def run_mlp(mlp: nn.Module, x: Tensor) -> Tensor:
             and len(mlp) == 3):
         return mlp(x)
     if type(act) is nn.GELU and act.approximate == 'none':
+        out = packed_mlp(x, c_fc.weight, c_fc.bias, c_proj.weight, c_proj.bias)
+        if out is not None:
+            return out
         hidden = linear(x, c_fc.weight, c_fc.bias, activation='gelu')
     elif type(act) is QuickGELU:
         return quick_gelu_mlp(x, c_fc.weight, c_fc.bias, c_proj.weight, c_proj.bias)
