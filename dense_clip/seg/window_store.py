@@ -128,23 +128,29 @@ class WindowStore:
         end = self.num_outputs if end is None else end
         if self.whole:  # the whole-image pass's own dtype, as its upsampled scores
             return self._upsample(self._batches[0], start, end)
-        # Window sums in (H, W, K): upsampled patch scores come channels-last, so each window
-        # adds as one contiguous block per row, and the canvas is transposed once at the end
-        # (the same additions in the same order; bfloat16 scores add into the float32 canvas
-        # exactly as their float32 copies would)
-        # One window is upsampled at a time (each pixel's value is its own window's
-        # interpolation either way), so only one window's full-resolution scores exist at once
+        # Window sums in the windows' own layout: upsampled patch scores usually come
+        # channels-last, and then each window adds as contiguous rows into an (H, W, K) canvas
+        # that is transposed once at the end; windows in the usual layout (lazily scored
+        # ranges) add into a (K, H, W) canvas. The same additions in the same order either way
+        # (bfloat16 scores add into the float32 canvas exactly as their float32 copies would).
+        # One window is upsampled at a time (each pixel is its own window's interpolation).
         channels = end - start
-        total = None
+        total = channels_last = None
         for batch in self._batches:
             for i, (y1, y2, x1, x2) in enumerate(batch.boxes):
                 window = self._upsample(batch, start, end, i)[0]
                 if total is None:
-                    total = window.new_zeros((self.height, self.width, channels),
-                                             dtype=torch.float32)
-                total[y1:y2, x1:x2] += window.permute(1, 2, 0)
-        total = total.view(-1, channels).t().contiguous().view(1, channels, self.height,
-                                                                self.width)
+                    channels_last = channels > 1 and window.stride(0) == 1
+                    shape = ((self.height, self.width, channels) if channels_last
+                             else (channels, self.height, self.width))
+                    total = window.new_zeros(shape, dtype=torch.float32)
+                if channels_last:
+                    total[y1:y2, x1:x2] += window.permute(1, 2, 0)
+                else:
+                    total[:, y1:y2, x1:x2] += window
+        if channels_last:
+            total = total.view(-1, channels).t().contiguous()
+        total = total.view(1, channels, self.height, self.width)
         return total.div_(self._count(total))
 
     def _count(self, like: Tensor) -> Tensor:
