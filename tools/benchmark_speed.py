@@ -44,7 +44,7 @@ CASES = ('text', 'image')
 
 # ----------------------------------------------------------------------------- measuring
 # environment settings that change what is measured; a run records those that are set
-SETTINGS_FROM_ENV = ('DENSE_CLIP_PACKED_WEIGHTS',)
+SETTINGS_FROM_ENV = ('DENSE_CLIP_PACKED_WEIGHTS', 'DENSE_CLIP_MALLOC_TUNING')
 
 
 def _sync(device: str) -> None:
@@ -244,6 +244,12 @@ def run_child(spec: dict) -> dict:
 
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])
+    try:  # the measured checkout's allocator setting, as its own tools make it
+        from dense_clip.utils.allocator import tune_cpu_allocator
+    except ImportError:  # a checkout older than dense_clip.utils.allocator
+        allocator = None
+    else:
+        allocator = tune_cpu_allocator()
     device = spec['device']
     repeats = spec.get('peak_repeats', 5)
     peak = matmul_peak(spec['precision'], device, repeats)
@@ -252,7 +258,7 @@ def run_child(spec: dict) -> dict:
     result = case(spec, model)
     peak = max(peak, matmul_peak(spec['precision'], device, repeats))
     result.update(matmul_peak_gflops=peak, peak_memory_mb=peak_memory_mb(device),
-                  threads=torch.get_num_threads())
+                  threads=torch.get_num_threads(), allocator=allocator)
     return result
 
 

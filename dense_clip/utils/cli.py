@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from dense_clip.zoo.errors import ZooError
 
+from .allocator import tune_cpu_allocator
 from .checkpoint import CheckpointError, CheckpointWriteError
 
 __all__ = ['run_cli']
@@ -30,12 +31,15 @@ def run_cli(main: Callable[[], object]) -> None:
 
     Input errors: a missing file, a bad value or setting, an unusable checkpoint, a zoo
     problem, a checkpoint that could not be written, a config key a class does not take.
-    Set ``DENSE_CLIP_DEBUG=1`` to get the full traceback instead.
+    Set ``DENSE_CLIP_DEBUG=1`` to get the full traceback instead. Freed memory is kept in the
+    process for reuse first (:func:`.allocator.tune_cpu_allocator`).
     """
     if os.environ.get('DENSE_CLIP_DEBUG') == '1':
+        tune_cpu_allocator()
         main()
         return
     try:
+        tune_cpu_allocator()
         main()
     except Exception as err:
         if not _is_user_error(err):

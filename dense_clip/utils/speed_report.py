@@ -53,7 +53,8 @@ def markdown(run: dict) -> str:
              f"{info['cpu_flags'] or 'no AVX-512'}), device {device}, torch {info['torch']}, "
              f"{run['threads']} threads, code {run['commit']}; load average "
              f"{run['load_before']:.1f} before, {run['load_after']:.1f} after"
-             + ''.join(f'; {k}={v}' for k, v in run.get('env', {}).items()) + '.',
+             + ''.join(f'; {k}={v}' for k, v in run.get('env', {}).items())
+             + f"; allocator: {_allocator(run)}.",
              f"Command: `{run['command']}`", '']
     text = [r for r in run['results'] if r['case'] == 'text']
     if text:
@@ -88,6 +89,12 @@ def markdown(run: dict) -> str:
                 + f"{r['peak_memory_mb']:,.0f} |")
         lines.append('')
     return '\n'.join(lines)
+
+
+def _allocator(run: dict) -> str:
+    """The allocator setting of a run's cases (``utils.allocator``; older runs: not recorded)."""
+    found = {r['allocator'] for r in run['results'] if 'allocator' in r} or {'not recorded'}
+    return ', '.join(sorted(v or "the C library's defaults" for v in found))
 
 
 def write_readme(readme: Path, result_files: list[str]) -> None:
