@@ -107,12 +107,9 @@ class WindowStore:
         return (len(self._batches) == 1 and len(self._batches[0].boxes) == 1
                 and self._batches[0].boxes[0] == (0, self.height, 0, self.width))
 
-    def _upsample(self, batch: _Batch, start: int, end: int, window: int | None = None) -> Tensor:
-        """The batch's windows (or only window ``window``) at pixel resolution."""
+    def _upsample(self, batch: _Batch, scores: Tensor) -> Tensor:
+        """``scores`` (n, K, gh, gw), windows of ``batch``, at pixel resolution."""
         y1, y2, x1, x2 = batch.boxes[0]
-        scores = batch.channels(start, end)
-        if window is not None:
-            scores = scores[window:window + 1]
         return upsample_window_scores(scores, (y2 - y1, x2 - x1), batch.padded_size,
                                       batch.padding, self.stretch)
 
@@ -127,7 +124,8 @@ class WindowStore:
             raise RuntimeError('no window scores were added')
         end = self.num_outputs if end is None else end
         if self.whole:  # the whole-image pass's own dtype, as its upsampled scores
-            return self._upsample(self._batches[0], start, end)
+            batch = self._batches[0]
+            return self._upsample(batch, batch.channels(start, end))
         # Window sums in the windows' own layout: upsampled patch scores usually come
         # channels-last, and then each window adds as contiguous rows into an (H, W, K) canvas
         # that is transposed once at the end; windows in the usual layout (lazily scored
@@ -137,8 +135,9 @@ class WindowStore:
         channels = end - start
         total = channels_last = None
         for batch in self._batches:
+            scores = batch.channels(start, end)  # computed once per batch (lazy scores)
             for i, (y1, y2, x1, x2) in enumerate(batch.boxes):
-                window = self._upsample(batch, start, end, i)[0]
+                window = self._upsample(batch, scores[i:i + 1])[0]
                 if total is None:
                     channels_last = channels > 1 and window.stride(0) == 1
                     shape = ((self.height, self.width, channels) if channels_last

@@ -45,3 +45,30 @@ def test_render_equals_the_plain_window_average(dtype, layout, stretch):
     assert got.dtype == torch.float32 and got.is_contiguous()
     assert torch.equal(got, expected)
     assert torch.equal(store.render(2, 5), expected[:, 2:5])
+
+
+class _CountingLazyScores:
+    """Lazy scores (as ``SegHead.lazy_scores`` gives them) that count their computations."""
+
+    def __init__(self, scores: torch.Tensor) -> None:
+        self.scores, self.calls = scores, 0
+        self.shape = scores.shape
+        self.nbytes = scores.numel() * scores.element_size()
+
+    def channels(self, start: int, end: int) -> torch.Tensor:
+        self.calls += 1
+        return self.scores[:, start:end].contiguous()
+
+
+def test_lazy_scores_are_computed_once_per_batch_and_range():
+    torch.manual_seed(0)
+    plain, lazy = WindowStore(30, 39), WindowStore(30, 39)
+    counters = []
+    for i in range(0, len(BOXES), 3):
+        boxes = BOXES[i:i + 3]
+        scores = torch.randn(len(boxes), 7, 3, 3)
+        plain.add(boxes, scores, 'cosine', (24, 24), (2, 2, 2, 2))
+        counters.append(_CountingLazyScores(scores))
+        lazy.add(boxes, counters[-1], 'cosine', (24, 24), (2, 2, 2, 2))
+    assert torch.equal(lazy.render(1, 4), plain.render(1, 4))
+    assert [c.calls for c in counters] == [1, 1]
