@@ -31,8 +31,8 @@ def fresh(monkeypatch):
 
 def test_glibc_thresholds_are_raised_once(fresh):
     done = allocator.tune_cpu_allocator()
-    assert done == 'glibc mallopt: M_MMAP_THRESHOLD=M_TRIM_THRESHOLD=1 GiB'
-    assert fresh.calls == [(-3, 1 << 30), (-1, 1 << 30)]
+    assert done == 'glibc mallopt: M_MMAP_THRESHOLD=64 MB, M_TRIM_THRESHOLD=128 MB'
+    assert fresh.calls == [(-3, 64 << 20), (-1, 128 << 20)]
     assert allocator.tune_cpu_allocator() == done and len(fresh.calls) == 2
 
 
@@ -59,15 +59,15 @@ def test_this_machines_glibc_takes_the_setting():
     if libc is None:  # another C library: the function must then do nothing
         assert allocator.tune_cpu_allocator() in (None, allocator._DONE[0])
     else:
-        value = allocator.ctypes.c_int(allocator.THRESHOLD_BYTES)
-        assert libc.mallopt(allocator._M_MMAP_THRESHOLD, value) == 1
-        assert libc.mallopt(allocator._M_TRIM_THRESHOLD, value) == 1
+        c_int = allocator.ctypes.c_int
+        assert libc.mallopt(allocator._M_MMAP_THRESHOLD, c_int(allocator.MMAP_THRESHOLD_BYTES)) == 1
+        assert libc.mallopt(allocator._M_TRIM_THRESHOLD, c_int(allocator.TRIM_THRESHOLD_BYTES)) == 1
 
 
 def test_the_tools_entry_point_applies_it_first(fresh, monkeypatch, capsys):
     seen = []
     cli.run_cli(lambda: seen.append(list(fresh.calls)))
-    assert seen == [[(-3, 1 << 30), (-1, 1 << 30)]]
+    assert seen == [[(-3, 64 << 20), (-1, 128 << 20)]]
     monkeypatch.setattr(allocator, '_DONE', [])
     monkeypatch.setenv('DENSE_CLIP_MALLOC_TUNING', '2')
     with pytest.raises(SystemExit) as exit_info:
