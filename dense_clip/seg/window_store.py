@@ -126,30 +126,21 @@ class WindowStore:
         if self.whole:  # the whole-image pass's own dtype, as its upsampled scores
             batch = self._batches[0]
             return self._upsample(batch, batch.channels(start, end))
-        # Window sums in the windows' own layout: upsampled patch scores usually come
-        # channels-last, and then each window adds as contiguous rows into an (H, W, K) canvas
-        # that is transposed once at the end; windows in the usual layout (lazily scored
-        # ranges) add into a (K, H, W) canvas. The same additions in the same order either way
-        # (bfloat16 scores add into the float32 canvas exactly as their float32 copies would).
-        # One window is upsampled at a time (each pixel is its own window's interpolation).
-        channels = end - start
-        total = channels_last = None
+        # One window is upsampled at a time (each pixel is its own window's interpolation), so
+        # only one window's full-resolution scores exist at once. Channels-last windows are
+        # transposed before they are added: adding across layouts is several times slower, and a
+        # channels-last canvas would need a second full-size map to transpose it (in 'top' mode,
+        # twice each chunk's memory). bfloat16 scores add into the float32 canvas exactly as
+        # their float32 copies would.
+        total = None
         for batch in self._batches:
             scores = batch.channels(start, end)  # computed once per batch (lazy scores)
             for i, (y1, y2, x1, x2) in enumerate(batch.boxes):
-                window = self._upsample(batch, scores[i:i + 1])[0]
+                window = _usual_layout(self._upsample(batch, scores[i:i + 1])[0])
                 if total is None:
-                    channels_last = channels > 1 and window.stride(0) == 1
-                    shape = ((self.height, self.width, channels) if channels_last
-                             else (channels, self.height, self.width))
-                    total = window.new_zeros(shape, dtype=torch.float32)
-                if channels_last:
-                    total[y1:y2, x1:x2] += window.permute(1, 2, 0)
-                else:
-                    total[:, y1:y2, x1:x2] += window
-        if channels_last:
-            total = total.view(-1, channels).t().contiguous()
-        total = total.view(1, channels, self.height, self.width)
+                    total = window.new_zeros((1, end - start, self.height, self.width),
+                                             dtype=torch.float32)
+                total[0, :, y1:y2, x1:x2] += window
         return total.div_(self._count(total))
 
     def _count(self, like: Tensor) -> Tensor:
@@ -166,6 +157,15 @@ class WindowStore:
         """Bytes held by the stored window scores."""
         return sum(b.scores.numel() * b.scores.element_size() if isinstance(b.scores, Tensor)
                    else b.scores.nbytes for b in self._batches)
+
+
+def _usual_layout(window: Tensor) -> Tensor:
+    """A (K, h, w) window in the usual layout; a channels-last one by a 2-D transpose (the
+    fastest copy), values unchanged."""
+    if window.is_contiguous() or not window.permute(1, 2, 0).is_contiguous():
+        return window
+    channels = window.shape[0]
+    return window.permute(1, 2, 0).reshape(-1, channels).t().contiguous().view(window.shape)
 
 
 class ComputedScores:
