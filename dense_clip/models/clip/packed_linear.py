@@ -137,12 +137,8 @@ def quick_gelu_mlp(x: Tensor, fc_weight: Tensor, fc_bias: Tensor | None, proj_we
         hidden = hidden * torch.sigmoid(QUICK_GELU_ALPHA * hidden)
         return F.linear(hidden, proj_weight, proj_bias)
     bias = None if fc_bias is None else (fc_bias.float() * QUICK_GELU_ALPHA).to(fc_bias.dtype)
-    rows = min(x.numel() // x.shape[-1], MLP_CHUNK_ROWS)  # oneDNN's batch-size hint
-    fc = _packed(fc_weight, rows, QUICK_GELU_ALPHA)
-    proj = _packed(proj_weight, rows, 1 / QUICK_GELU_ALPHA)
-    return _by_row_chunks(x, lambda part: torch.ops.mkldnn._linear_pointwise(
-        torch.ops.mkldnn._linear_pointwise(part, fc, bias, 'swish', [], ''),
-        proj, proj_bias, 'none', [], ''))
+    return _fused_mlp(x, fc_weight, bias, ('swish', ''), proj_weight, proj_bias,
+                      QUICK_GELU_ALPHA)
 
 
 # Rows of an MLP's input run through both projections together, this many at most: their
@@ -174,8 +170,18 @@ def packed_mlp(x: Tensor, fc_weight: Tensor, fc_bias: Tensor | None, proj_weight
     (the caller runs its own MLP)."""
     if not (_use_packed(x, fc_weight) and _use_packed(x, proj_weight)):
         return None
+    return _fused_mlp(x, fc_weight, fc_bias, _ACTIVATIONS['gelu'], proj_weight, proj_bias)
+
+
+def _fused_mlp(x: Tensor, fc_weight: Tensor, fc_bias: Tensor | None,
+               activation: tuple[str, str], proj_weight: Tensor, proj_bias: Tensor | None,
+               scale: float = 1.0) -> Tensor:
+    """proj(act(fc(x))) with packed weights (fc's times ``scale``, proj's divided by it) and
+    oneDNN's ``activation`` (attr, algorithm) fused into fc, in row chunks."""
     rows = min(x.numel() // x.shape[-1], MLP_CHUNK_ROWS)  # oneDNN's batch-size hint
-    fc, proj = _packed(fc_weight, rows), _packed(proj_weight, rows)
+    fc = _packed(fc_weight, rows, scale)
+    proj = _packed(proj_weight, rows, 1 / scale)
+    attr, algorithm = activation
     return _by_row_chunks(x, lambda part: torch.ops.mkldnn._linear_pointwise(
-        torch.ops.mkldnn._linear_pointwise(part, fc, fc_bias, 'gelu', [], 'none'),
+        torch.ops.mkldnn._linear_pointwise(part, fc, fc_bias, attr, [], algorithm),
         proj, proj_bias, 'none', [], ''))

@@ -119,15 +119,12 @@ def to_name_probs(scores: Tensor, space: str, logit_scale: float,
         raise ValueError(f'unknown score space {space!r}; valid: {SCORE_SPACES}')
     if space == 'prob':
         return scores.float()
-    if scores.dtype != torch.float32:
-        x = scores.float()  # a copy: free to overwrite
-    elif reuse:
-        x = scores
-    elif space == 'cosine':
-        return softmax_in_place(scores * logit_scale)
-    else:
-        return scores.softmax(dim=1)
-    return softmax_in_place(x.mul_(logit_scale) if space == 'cosine' else x)
+    owned = reuse or scores.dtype != torch.float32  # may x be overwritten?
+    x = scores.float()  # the scores themselves when float32, else a copy
+    if space == 'cosine':
+        x = x.mul_(logit_scale) if owned else x * logit_scale
+        owned = True
+    return softmax_in_place(x) if owned else x.softmax(dim=1)
 
 
 def softmax_in_place(x: Tensor) -> Tensor:
