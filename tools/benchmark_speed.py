@@ -19,6 +19,10 @@ depend on their values; nothing is downloaded) unless ``--pretrained`` names wei
   counted once in float32 (matrix products and convolutions, ``torch.utils.flop_counter``); the
   same for the image tower's passes alone over the same windows (without the scores' upsampling
   and the decision).
+* ``--profile`` (CPU): where one image's time goes. One ``predict`` and one pass of the tower
+  alone run under ``torch.profiler``; each operation's own CPU time is summed into matrix
+  products, fused attention and everything else, with the products' and attention's GFLOP/s
+  from their recorded shapes; "after the tower" is the image minus the tower.
 
 Results go to ``--out-dir`` as ``<tag>.json`` and ``<tag>.md``; ``--write-readme`` puts the
 tables of one or more result files between ``<!-- speed:benchmark -->`` markers in a README.
@@ -87,6 +91,69 @@ def count_flops(fn) -> int:
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return int(counter.get_total_flops())
+
+
+# leaf operations that are matrix products: (name, index of the first factor in the inputs)
+PRODUCT_OPS = {'mkldnn::_linear_pointwise': 0, 'aten::mm': 0, 'aten::addmm': 1,
+               'aten::_addmm_activation': 1, 'aten::bmm': 0, 'aten::baddbmm': 1}
+PROFILE_PARTS = ('products', 'attention', 'other', 'outside')
+
+
+def _product_flops(name: str, shapes: list) -> int:
+    """FLOPs of one call of a matrix product from its recorded input shapes (0 if unknown)."""
+    first = PRODUCT_OPS[name]
+    try:
+        a, b = shapes[first], shapes[first + 1]
+        if name == 'mkldnn::_linear_pointwise':  # x (..., K), weight (N, K): packed or not
+            rows = 1
+            for size in a[:-1]:
+                rows *= size
+            return 2 * rows * a[-1] * b[0]
+        batch = a[0] if len(a) == 3 else 1  # bmm, baddbmm: (B, M, K) @ (B, K, N)
+        return 2 * batch * a[-2] * a[-1] * b[-1]
+    except (IndexError, TypeError):
+        return 0
+
+
+def _attention_flops(shapes: list) -> int:
+    """FLOPs of a fused attention kernel: q (B, H, N, d), k (B, H, S, d), v (B, H, S, e)."""
+    try:
+        q, k, v = shapes[:3]
+        heads = q[0] * q[1]
+        return 2 * heads * q[2] * k[2] * (q[3] + v[3])
+    except (IndexError, TypeError):
+        return 0
+
+
+def profile_parts(fn) -> dict:
+    """Seconds of ``fn()`` by part, from ``torch.profiler`` (one run, CPU): matrix products,
+    fused attention and other operations (each operation's own time), 'outside' (the rest of
+    the wall time: Python, the profiler), 'total' (wall); and the FLOPs of the products and
+    attention, counted from their recorded input shapes."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]):  # the profiler's own start-up, untimed
+        torch.ones(1).add_(1)
+    parts = dict.fromkeys(PROFILE_PARTS, 0.0)
+    flops = dict(products=0, attention=0)
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        fn()
+    total = time.perf_counter() - start
+    for event in prof.key_averages(group_by_input_shape=True):
+        seconds = event.self_cpu_time_total / 1e6
+        if event.key in PRODUCT_OPS:
+            parts['products'] += seconds
+            flops['products'] += event.count * _product_flops(event.key, event.input_shapes)
+        elif event.key.startswith('aten::_scaled_dot_product') and (
+                'flash' in event.key or 'efficient' in event.key):
+            parts['attention'] += seconds
+            flops['attention'] += event.count * _attention_flops(event.input_shapes)
+        else:
+            parts['other'] += seconds
+    parts['outside'] = max(total - parts['products'] - parts['attention'] - parts['other'], 0.0)
+    return dict(seconds=dict(parts, total=total), flops=flops)
 
 
 def peak_memory_mb(device: str) -> float:
@@ -228,6 +295,8 @@ def image_case(spec: dict, model) -> dict:
                   seconds=min(times), seconds_all=times, images_per_s=1 / min(times),
                   tower_seconds=min(tower_times),
                   seg_logits=list(sample.seg_logits.data.shape))
+    if spec.get('profile'):
+        result['profile'] = dict(image=profile_parts(predict), tower=profile_parts(tower))
     if spec.get('count_flops'):
         result['flops'] = count_flops(predict)
         result['tower_flops'] = count_flops(tower)
@@ -300,6 +369,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--probs', choices=('full', 'top', 'auto'), help='test_cfg.probs')
     parser.add_argument('--no-flops', action='store_true',
                         help='skip counting FLOPs (one more float32 pass of the image)')
+    parser.add_argument('--profile', action='store_true',
+                        help='also break one image down by part with torch.profiler (CPU)')
     parser.add_argument('--pretrained', help='weights for model.clip (default: random)')
     parser.add_argument('--baseline-prompts', type=int, default=256,
                         help='prompts timed on the full-length text path (default 256)')
@@ -338,6 +409,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if not torch.cuda.is_available():
             raise ValueError('--device cuda: no CUDA device is available here')
+        if args.profile:
+            raise ValueError('--profile breaks down CPU time only; run it with --device cpu')
     classes = args.classes
     if classes and (',' in classes or '|' in classes):
         from dense_clip.apis.classes import parse_classes
@@ -346,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     base = dict(config=str(Path(args.config).resolve()), classes=classes, device=args.device,
                 templates=args.templates, image_templates=args.image_templates,
                 probs=args.probs, pretrained=args.pretrained, threads=args.threads,
+                profile=args.profile,
                 baseline_prompts=args.baseline_prompts, repeats=args.repeats,
                 peak_repeats=args.peak_repeats,
                 image_size=list(args.image_size), code_root=args.code_root)

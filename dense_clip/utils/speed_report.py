@@ -88,7 +88,41 @@ def markdown(run: dict) -> str:
                    if flops else f'- | - | - | {peak:.0f} | - | ')
                 + f"{r['peak_memory_mb']:,.0f} |")
         lines.append('')
+    profiled = [r for r in images if 'profile' in r]
+    if profiled:
+        lines += ['Where one image\'s time goes (`--profile`: `torch.profiler`, one image, each '
+                  'operation\'s own CPU time in ms; GFLOP/s and % of the matmul peak from the '
+                  'recorded shapes; "outside" is Python and the profiler):', '',
+                  '| precision | part | matrix products | fused attention | other operations '
+                  '| outside | total |', '|---|---|---|---|---|---|---|']
+        for r in profiled:
+            for part, values in _profile_rows(r['profile']):
+                lines.append(f"| {r['precision']} | {part} | "
+                             + ' | '.join(_profile_cell(values, key, r['matmul_peak_gflops'])
+                                          for key in ('products', 'attention', 'other',
+                                                      'outside', 'total')) + ' |')
+        lines.append('')
     return '\n'.join(lines)
+
+
+def _profile_rows(profile: dict) -> list[tuple[str, dict]]:
+    """(part, {key: (seconds, flops)}) for the image tower, the rest and the whole image."""
+    def values(entry: dict) -> dict:
+        return {k: (v, entry['flops'].get(k, 0)) for k, v in entry['seconds'].items()}
+
+    tower, image = values(profile['tower']), values(profile['image'])
+    rest = {k: (max(image[k][0] - tower[k][0], 0.0), max(image[k][1] - tower[k][1], 0))
+            for k in image}  # one run each: a part the tower dominates can dip below zero
+    return [('image tower', tower), ('after the tower', rest), ('whole image', image)]
+
+
+def _profile_cell(values: dict, key: str, peak: float) -> str:
+    seconds, flops = values[key]
+    cell = f'{1e3 * seconds:.0f}'
+    if flops > 0 and seconds > 0:
+        rate = flops / seconds / 1e9
+        cell += f' ({rate:.0f} GFLOP/s, {100 * rate / peak:.0f}%)'
+    return cell
 
 
 def _allocator(run: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import subprocess
@@ -45,6 +46,52 @@ def test_cases_measure_in_both_precisions(bench, precision):
     assert 0 < image['tower_flops'] <= image['flops'] and image['tower_seconds'] > 0
     for key in ('matmul_peak_gflops', 'peak_memory_mb'):
         assert image[key] > 0 and text[key] > 0
+
+
+def test_profile_counts_products_and_attention_from_their_shapes(bench):
+    import torch
+    import torch.nn.functional as F
+
+    from dense_clip.models.clip.packed_linear import linear
+
+    x, weight = torch.randn(2, 7, 32), torch.randn(48, 32)
+    a, b = torch.randn(3, 5, 6), torch.randn(3, 6, 4)
+    q, k = torch.randn(2, 4, 7, 8), torch.randn(2, 4, 9, 8)
+    v = torch.randn(2, 4, 9, 8)
+
+    def run(dtype):
+        with torch.no_grad():
+            linear(x.to(dtype), weight.to(dtype))  # bfloat16: oneDNN's packed linear
+            F.linear(x.to(dtype), weight.to(dtype), torch.zeros(48, dtype=dtype))  # addmm
+            torch.bmm(a.to(dtype), b.to(dtype))
+            F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype))
+
+    for dtype in (torch.float32, torch.bfloat16):
+        parts = bench.profile_parts(functools.partial(run, dtype))
+        assert parts['flops'] == dict(products=2 * (2 * 14 * 32 * 48) + 2 * 3 * 5 * 6 * 4,
+                                      attention=2 * 8 * 7 * 9 * (8 + 8)), dtype
+        seconds = parts['seconds']
+        assert set(seconds) == {'products', 'attention', 'other', 'outside', 'total'}
+        assert min(seconds.values()) >= 0 and seconds['products'] > 0
+        assert seconds['attention'] > 0 and seconds['total'] >= seconds['products']
+
+
+def test_image_case_profile_and_its_table(bench):
+    from dense_clip.utils.speed_report import markdown
+
+    image = bench.run_child(child_spec(case='image', precision='bf16', profile=True))
+    profile = image['profile']
+    assert set(profile) == {'image', 'tower'}
+    for part in profile.values():
+        assert part['seconds']['total'] > 0 and part['flops']['products'] > 0
+    run = dict(title='t', date='today', machine=dict(cpu='cpu', cpu_flags='', logical_cpus=2,
+                                                     torch='x', python='y'),
+               device='cpu', threads=1, commit='abc', command='c', image_size=[80, 64],
+               load_before=0.0, load_after=0.0,
+               results=[dict(case='image', precision='bf16', **image)])
+    table = markdown(run)
+    for part in ('image tower', 'after the tower', 'whole image'):
+        assert f'| bf16 | {part} | ' in table
 
 
 def test_tool_writes_json_markdown_and_the_readme_block(bench, tmp_path, tool_env):
