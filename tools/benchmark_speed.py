@@ -5,7 +5,8 @@
     python tools/benchmark_speed.py --write-readme README.md RESULT.json [RESULT.json ...]
 
 Every (case, precision) runs in a fresh child process, so its peak memory is its own: the
-process's peak resident set (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Each child also
+process's peak resident set (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA), read when the
+case ends (before the closing matrix products and any profile). Each child also
 times a matrix product in the same precision before and after its case (the better of the two
 is the machine's "matmul peak" for that run), and reports the case's achieved GFLOP/s and its
 fraction of that peak. The config's architecture is built with random weights (speed does not
@@ -295,7 +296,8 @@ def image_case(spec: dict, model) -> dict:
                   seconds=min(times), seconds_all=times, images_per_s=1 / min(times),
                   tower_seconds=min(tower_times),
                   seg_logits=list(sample.seg_logits.data.shape))
-    if spec.get('profile'):
+    if spec.get('profile'):  # the case's peak memory, before the profiler's records add to it
+        result['peak_memory_mb'] = peak_memory_mb(spec['device'])
         result['profile'] = dict(image=profile_parts(predict), tower=profile_parts(tower))
     if spec.get('count_flops'):
         result['flops'] = count_flops(predict)
@@ -325,9 +327,9 @@ def run_child(spec: dict) -> dict:
     model = build_model(spec)
     case = text_case if spec['case'] == 'text' else image_case
     result = case(spec, model)
+    result.setdefault('peak_memory_mb', peak_memory_mb(device))  # the case's, not the products'
     peak = max(peak, matmul_peak(spec['precision'], device, repeats))
-    result.update(matmul_peak_gflops=peak, peak_memory_mb=peak_memory_mb(device),
-                  threads=torch.get_num_threads(), allocator=allocator)
+    result.update(matmul_peak_gflops=peak, threads=torch.get_num_threads(), allocator=allocator)
     return result
 
 
