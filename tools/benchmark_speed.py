@@ -20,10 +20,10 @@ depend on their values; nothing is downloaded) unless ``--pretrained`` names wei
   counted once in float32 (matrix products and convolutions, ``torch.utils.flop_counter``); the
   same for the image tower's passes alone over the same windows (without the scores' upsampling
   and the decision).
-* ``--profile`` (CPU): where one image's time goes. One ``predict`` and one pass of the tower
-  alone run under ``torch.profiler``; each operation's own CPU time is summed into matrix
-  products, fused attention and everything else, with the products' and attention's GFLOP/s
-  from their recorded shapes; "after the tower" is the image minus the tower.
+* ``--profile`` (CPU): where one image's time goes. One ``predict`` runs under
+  ``torch.profiler`` with the image encoder's calls marked; each operation's own CPU time is
+  summed into matrix products, fused attention and everything else, in the tower and after it,
+  with the products' and attention's GFLOP/s from their recorded shapes.
 
 Results go to ``--out-dir`` as ``<tag>.json`` and ``<tag>.md``; ``--write-readme`` puts the
 tables of one or more result files between ``<!-- speed:benchmark -->`` markers in a README.
@@ -126,35 +126,75 @@ def _attention_flops(shapes: list) -> int:
         return 0
 
 
-def profile_parts(fn) -> dict:
-    """Seconds of ``fn()`` by part, from ``torch.profiler`` (one run, CPU): matrix products,
-    fused attention and other operations (each operation's own time), 'outside' (the rest of
-    the wall time: Python, the profiler), 'total' (wall); and the FLOPs of the products and
-    attention, counted from their recorded input shapes."""
+TOWER_MARK = 'benchmark_speed: image tower'
+
+
+def _part_of(name: str) -> str:
+    if name in PRODUCT_OPS:
+        return 'products'
+    if name.startswith('aten::_scaled_dot_product') and ('flash' in name or 'efficient' in name):
+        return 'attention'
+    return 'other'
+
+
+def profile_parts(fn, tower=None) -> dict:
+    """Where the time of one ``fn()`` goes, from ``torch.profiler`` (CPU).
+
+    Each operation's own CPU time is summed into matrix products, fused attention and other
+    operations, and the FLOPs of the products and attention are counted from their recorded
+    input shapes. With ``tower`` (the image encoder module), calls of it are marked, and the
+    operations they run are summed apart from the rest.
+
+    Returns:
+        ``{'tower': part, 'rest': part}`` (or ``{'rest': part}`` without ``tower``); a part is
+        ``{'seconds': {products, attention, other, outside}, 'flops': {products, attention}}``,
+        'outside' being the time not in any operation (Python, the profiler): the marked calls'
+        own time for the tower, the rest of the wall time for 'rest'.
+    """
     import torch
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity, profile, record_function
 
     with profile(activities=[ProfilerActivity.CPU]):  # the profiler's own start-up, untimed
         torch.ones(1).add_(1)
-    parts = dict.fromkeys(PROFILE_PARTS, 0.0)
-    flops = dict(products=0, attention=0)
-    start = time.perf_counter()
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        fn()
-    total = time.perf_counter() - start
-    for event in prof.key_averages(group_by_input_shape=True):
+    marks, handles = [], []
+    if tower is not None:
+        def enter(module, args):
+            marks.append(record_function(TOWER_MARK))
+            marks[-1].__enter__()
+
+        def leave(module, args, output):
+            marks.pop().__exit__(None, None, None)
+
+        handles = [tower.register_forward_pre_hook(enter), tower.register_forward_hook(leave)]
+    try:
+        start = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            fn()
+        wall = time.perf_counter() - start
+    finally:
+        for handle in handles:
+            handle.remove()
+    events = prof.events()
+    spans = [(e.time_range.start, e.time_range.end) for e in events if e.name == TOWER_MARK]
+    result = {part: dict(seconds=dict.fromkeys(PROFILE_PARTS, 0.0),
+                         flops=dict(products=0, attention=0))
+              for part in (('tower', 'rest') if tower is not None else ('rest',))}
+    for event in events:
         seconds = event.self_cpu_time_total / 1e6
-        if event.key in PRODUCT_OPS:
-            parts['products'] += seconds
-            flops['products'] += event.count * _product_flops(event.key, event.input_shapes)
-        elif event.key.startswith('aten::_scaled_dot_product') and (
-                'flash' in event.key or 'efficient' in event.key):
-            parts['attention'] += seconds
-            flops['attention'] += event.count * _attention_flops(event.input_shapes)
-        else:
-            parts['other'] += seconds
-    parts['outside'] = max(total - parts['products'] - parts['attention'] - parts['other'], 0.0)
-    return dict(seconds=dict(parts, total=total), flops=flops)
+        if event.name == TOWER_MARK:
+            result['tower']['seconds']['outside'] += seconds
+            continue
+        inside = any(s <= event.time_range.start < e for s, e in spans)
+        part = result['tower' if inside else 'rest']
+        kind = _part_of(event.name)
+        part['seconds'][kind] += seconds
+        if kind == 'products':
+            part['flops'][kind] += _product_flops(event.name, event.input_shapes)
+        elif kind == 'attention':
+            part['flops'][kind] += _attention_flops(event.input_shapes)
+    counted = sum(sum(part['seconds'].values()) for part in result.values())
+    result['rest']['seconds']['outside'] += max(wall - counted, 0.0)
+    return result
 
 
 def peak_memory_mb(device: str) -> float:
@@ -298,7 +338,7 @@ def image_case(spec: dict, model) -> dict:
                   seg_logits=list(sample.seg_logits.data.shape))
     if spec.get('profile'):  # the case's peak memory, before the profiler's records add to it
         result['peak_memory_mb'] = peak_memory_mb(spec['device'])
-        result['profile'] = dict(image=profile_parts(predict), tower=profile_parts(tower))
+        result['profile'] = profile_parts(predict, tower=model.encoder)
     if spec.get('count_flops'):
         result['flops'] = count_flops(predict)
         result['tower_flops'] = count_flops(tower)

@@ -92,7 +92,8 @@ def markdown(run: dict) -> str:
     if profiled:
         lines += ['Where one image\'s time goes (`--profile`: `torch.profiler`, one image, each '
                   'operation\'s own CPU time in ms; GFLOP/s and % of the matmul peak from the '
-                  'recorded shapes; "outside" is Python and the profiler):', '',
+                  'recorded shapes; "outside": in no operation, i.e. Python and the profiler):',
+                  '',
                   '| precision | part | matrix products | fused attention | other operations '
                   '| outside | total |', '|---|---|---|---|---|---|---|']
         for r in profiled:
@@ -108,12 +109,18 @@ def markdown(run: dict) -> str:
 def _profile_rows(profile: dict) -> list[tuple[str, dict]]:
     """(part, {key: (seconds, flops)}) for the image tower, the rest and the whole image."""
     def values(entry: dict) -> dict:
-        return {k: (v, entry['flops'].get(k, 0)) for k, v in entry['seconds'].items()}
+        parts = {k: (v, entry['flops'].get(k, 0)) for k, v in entry['seconds'].items()}
+        parts['total'] = (sum(entry['seconds'].values()), 0)
+        return parts
 
-    tower, image = values(profile['tower']), values(profile['image'])
-    rest = {k: (max(image[k][0] - tower[k][0], 0.0), max(image[k][1] - tower[k][1], 0))
-            for k in image}  # one run each: a part the tower dominates can dip below zero
-    return [('image tower', tower), ('after the tower', rest), ('whole image', image)]
+    rows = [(name, values(profile[key])) for key, name in (('tower', 'image tower'),
+                                                            ('rest', 'after the tower'))
+            if key in profile]
+    if len(rows) > 1:
+        whole = {k: tuple(a + b for a, b in zip(rows[0][1][k], rows[1][1][k]))
+                 for k in rows[0][1]}
+        rows.append(('whole image', whole))
+    return rows
 
 
 def _profile_cell(values: dict, key: str, peak: float) -> str:

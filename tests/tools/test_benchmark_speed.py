@@ -51,29 +51,40 @@ def test_cases_measure_in_both_precisions(bench, precision):
 def test_profile_counts_products_and_attention_from_their_shapes(bench):
     import torch
     import torch.nn.functional as F
+    from torch import nn
 
     from dense_clip.models.clip.packed_linear import linear
 
     x, weight = torch.randn(2, 7, 32), torch.randn(48, 32)
     a, b = torch.randn(3, 5, 6), torch.randn(3, 6, 4)
-    q, k = torch.randn(2, 4, 7, 8), torch.randn(2, 4, 9, 8)
-    v = torch.randn(2, 4, 9, 8)
+    q, k, v = torch.randn(2, 4, 7, 8), torch.randn(2, 4, 9, 8), torch.randn(2, 4, 9, 8)
 
-    def run(dtype):
+    class Tower(nn.Module):
+        def forward(self, a, b):
+            return torch.bmm(a, b)
+
+    def run(dtype, tower):
         with torch.no_grad():
             linear(x.to(dtype), weight.to(dtype))  # bfloat16: oneDNN's packed linear
             F.linear(x.to(dtype), weight.to(dtype), torch.zeros(48, dtype=dtype))  # addmm
-            torch.bmm(a.to(dtype), b.to(dtype))
+            tower(a.to(dtype), b.to(dtype))  # the marked part
             F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype))
 
     for dtype in (torch.float32, torch.bfloat16):
-        parts = bench.profile_parts(functools.partial(run, dtype))
-        assert parts['flops'] == dict(products=2 * (2 * 14 * 32 * 48) + 2 * 3 * 5 * 6 * 4,
-                                      attention=2 * 8 * 7 * 9 * (8 + 8)), dtype
-        seconds = parts['seconds']
-        assert set(seconds) == {'products', 'attention', 'other', 'outside', 'total'}
-        assert min(seconds.values()) >= 0 and seconds['products'] > 0
-        assert seconds['attention'] > 0 and seconds['total'] >= seconds['products']
+        tower = Tower()
+        parts = bench.profile_parts(functools.partial(run, dtype, tower), tower=tower)
+        assert parts['tower']['flops'] == dict(products=2 * 3 * 5 * 6 * 4, attention=0), dtype
+        assert parts['rest']['flops'] == dict(products=2 * (2 * 14 * 32 * 48),
+                                              attention=2 * 8 * 7 * 9 * (8 + 8)), dtype
+        assert not tower._forward_hooks and not tower._forward_pre_hooks  # removed again
+        for part in parts.values():
+            assert set(part['seconds']) == {'products', 'attention', 'other', 'outside'}
+            assert min(part['seconds'].values()) >= 0 and part['seconds']['products'] > 0
+        assert parts['rest']['seconds']['attention'] > 0
+        assert parts['tower']['seconds']['attention'] == 0
+        whole = bench.profile_parts(functools.partial(run, dtype, Tower()))
+        assert set(whole) == {'rest'}
+        assert whole['rest']['flops']['products'] == 2 * (2 * 14 * 32 * 48) + 2 * 3 * 5 * 6 * 4
 
 
 def test_image_case_profile_and_its_table(bench):
@@ -81,9 +92,9 @@ def test_image_case_profile_and_its_table(bench):
 
     image = bench.run_child(child_spec(case='image', precision='bf16', profile=True))
     profile = image['profile']
-    assert set(profile) == {'image', 'tower'}
-    for part in profile.values():
-        assert part['seconds']['total'] > 0 and part['flops']['products'] > 0
+    assert set(profile) == {'tower', 'rest'}
+    assert profile['tower']['flops']['products'] > 0  # the encoder's calls were marked
+    assert profile['tower']['flops']['attention'] > 0  # the bfloat16 blocks' fused attention
     run = dict(title='t', date='today', machine=dict(cpu='cpu', cpu_flags='', logical_cpus=2,
                                                      torch='x', python='y'),
                device='cpu', threads=1, commit='abc', command='c', image_size=[80, 64],
