@@ -212,3 +212,22 @@ def test_packing_can_be_turned_off_by_the_environment(monkeypatch):
     finally:
         monkeypatch.delenv('DENSE_CLIP_PACKED_WEIGHTS')
         packed_linear.packed_linear_available.cache_clear()
+
+
+def test_packed_results_do_not_depend_on_the_first_call():
+    """A weight is packed once, by its first call; a one-row first call (a CLS token) once gave
+    a layout with other roundings for every later batch (without oneDNN's kernels, both are
+    F.linear)."""
+    from dense_clip.models.clip.packed_linear import forget_packed
+
+    torch.manual_seed(0)
+    # ViT-B's out_proj over one window: a one-row layout rounds some outputs differently
+    weight, bias = torch.randn(768, 768).bfloat16(), torch.randn(768).bfloat16()
+    batch, one = torch.randn(197, 768).bfloat16(), torch.randn(1, 768).bfloat16()
+    with torch.no_grad():
+        forget_packed([weight])
+        batch_first = linear(batch, weight, bias)
+        forget_packed([weight])
+        linear(one, weight, bias)  # packs the weight
+        after_one = linear(batch, weight, bias)
+    assert torch.equal(after_one, batch_first)
