@@ -6,8 +6,8 @@
 
 Every (case, precision) runs in a fresh child process, so its peak memory is its own: the
 process's peak resident set (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA), read when the
-case ends (before the closing matrix products and any profile). Each child also
-times a matrix product in the same precision before and after its case (the better of the two
+timed runs end (before FLOP counting, any profile and the closing matrix products). Each child
+also times a matrix product in the same precision before and after its case (the better of the two
 is the machine's "matmul peak" for that run), and reports the case's achieved GFLOP/s and its
 fraction of that peak. The config's architecture is built with random weights (speed does not
 depend on their values; nothing is downloaded) unless ``--pretrained`` names weights to load.
@@ -336,8 +336,9 @@ def image_case(spec: dict, model) -> dict:
                   seconds=min(times), seconds_all=times, images_per_s=1 / min(times),
                   tower_seconds=min(tower_times),
                   seg_logits=list(sample.seg_logits.data.shape))
-    if spec.get('profile'):  # the case's peak memory, before the profiler's records add to it
-        result['peak_memory_mb'] = peak_memory_mb(spec['device'])
+    # the timed runs' peak memory, before FLOP counting and the profiler's records add to it
+    result['peak_memory_mb'] = peak_memory_mb(spec['device'])
+    if spec.get('profile'):
         result['profile'] = profile_parts(predict, tower=model.encoder)
     if spec.get('count_flops'):
         result['flops'] = count_flops(predict)
